@@ -1,11 +1,12 @@
 // Harness: runs a test body against one io implementation, so the same contract tests
-// (tests/io/contract_test.cc) check both io/uring and sim/. Each implementation provides its
-// factory (tests/io/uring_harness.cc, tests/io/sim_harness.cc).
+// (tests/io/contract_test.cc) check both io/uring and sim/. Each implementation provides and
+// registers its harness (tests/io/uring_harness.cc, tests/io/sim_harness.cc).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/io.h"
 
@@ -26,7 +27,13 @@ class Harness {
   virtual std::string LoopbackHost() = 0;
 };
 
-std::unique_ptr<Harness> MakeUringHarness();
-std::unique_ptr<Harness> MakeSimHarness(uint64_t seed);
+// Implementations register themselves from their own .cc file at static-init time:
+//   static const bool kRegistered = RegisterHarness("uring", [] { return MakeUringHarness(); });
+// The contract test is instantiated once per registered name, so a harness .cc that is linked
+// into the test binary is tested, and one that is not does not break the build.
+using HarnessFactory = std::function<std::unique_ptr<Harness>()>;
+bool RegisterHarness(const std::string& name, HarnessFactory factory);
+std::vector<std::string> HarnessNames();  // sorted
+std::unique_ptr<Harness> MakeHarness(const std::string& name);
 
 }  // namespace runnel::testing
