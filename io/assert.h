@@ -12,11 +12,11 @@ namespace runnel {
 
 }  // namespace runnel
 
-#define RUNNEL_ASSERT(cond, ...)                                                        \
-  do {                                                                                  \
-    if (__builtin_expect(!(cond), 0)) {                                                 \
-      ::runnel::AssertFail(#cond, __FILE__, __LINE__, ::fmt::format("" __VA_ARGS__));   \
-    }                                                                                   \
+#define RUNNEL_ASSERT(cond, ...)                                                      \
+  do {                                                                                \
+    if (__builtin_expect(!(cond), 0)) {                                               \
+      ::runnel::AssertFail(#cond, __FILE__, __LINE__, ::fmt::format("" __VA_ARGS__)); \
+    }                                                                                 \
   } while (0)
 
 #if defined(RUNNEL_SIM_CHECKS)

@@ -15,7 +15,8 @@ namespace runnel {
 template <typename T>
 class Channel {
  public:
-  Channel(Executor& executor, size_t capacity_max) : executor_(executor), capacity_max_(capacity_max) {
+  Channel(Executor& executor, size_t capacity_max)
+      : executor_(executor), capacity_max_(capacity_max) {
     RUNNEL_ASSERT(capacity_max > 0, "channel capacity must be positive");
   }
   Channel(const Channel&) = delete;

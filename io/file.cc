@@ -10,8 +10,8 @@ Task<Status> ReadExactly(File& file, uint64_t offset, std::span<std::byte> buf) 
     Result<size_t> n = co_await file.ReadAt(offset + done, buf.subspan(done));
     if (!n.ok()) co_return std::move(n).status();
     if (*n == 0) {
-      co_return Status::Corruption(fmt::format("{}: short read at {} ({} of {} bytes)",
-                                               file.path(), offset, done, buf.size()));
+      co_return Status::Corruption(fmt::format("{}: short read at {} ({} of {} bytes)", file.path(),
+                                               offset, done, buf.size()));
     }
     done += *n;
   }
@@ -47,7 +47,8 @@ Task<Result<std::vector<std::byte>>> ReadFile(FileSystem& fs, const std::string&
                              co_await fs.Open(path, OpenOptions{.read_only = true}));
   RUNNEL_CO_ASSIGN_OR_RETURN(uint64_t size, co_await f->Size());
   if (size > size_max) {
-    co_return Status::Limit(fmt::format("{}: {} bytes exceeds the {} allowed", path, size, size_max));
+    co_return Status::Limit(
+        fmt::format("{}: {} bytes exceeds the {} allowed", path, size, size_max));
   }
   std::vector<std::byte> data(size);
   RUNNEL_CO_TRY(co_await ReadExactly(*f, 0, data));

@@ -67,7 +67,7 @@ class FileSystem {
 
   virtual Task<Result<std::unique_ptr<File>>> Open(const std::string& path, OpenOptions opts) = 0;
   virtual Task<Status> Rename(const std::string& from, const std::string& to) = 0;
-  virtual Task<Status> Remove(const std::string& path) = 0;  // a file or an empty directory
+  virtual Task<Status> Remove(const std::string& path) = 0;   // a file or an empty directory
   virtual Task<Status> MakeDir(const std::string& path) = 0;  // kAlreadyExists if present
   // Entries sorted by name, without "." and "..".
   virtual Task<Result<std::vector<DirEntry>>> List(const std::string& dir) = 0;

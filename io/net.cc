@@ -1,8 +1,8 @@
 #include "io/net.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace runnel {
 

@@ -57,7 +57,8 @@ class [[nodiscard]] Status {
   // Maps an errno value to a kind; `what` says which operation failed on what.
   static Status FromErrno(int err, std::string_view what);
 
-  Status(const Status& other) : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
+  Status(const Status& other)
+      : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
   Status& operator=(const Status& other) {
     state_ = other.state_ ? std::make_unique<State>(*other.state_) : nullptr;
     return *this;
@@ -91,7 +92,7 @@ class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::decay_t<T>, Status>, "Result<Status> makes no sense");
 
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}        // NOLINT: implicit
   Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT: implicit
     RUNNEL_ASSERT(!std::get<1>(v_).ok(), "Result constructed from an ok Status");
   }
@@ -133,25 +134,25 @@ class [[nodiscard]] Result {
 #define RUNNEL_CONCAT(a, b) RUNNEL_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not ok.
-#define RUNNEL_TRY(expr)                              \
-  do {                                                \
-    ::runnel::Status runnel_try_status_ = (expr);     \
+#define RUNNEL_TRY(expr)                                     \
+  do {                                                       \
+    ::runnel::Status runnel_try_status_ = (expr);            \
     if (!runnel_try_status_.ok()) return runnel_try_status_; \
   } while (0)
 
 // Evaluates `expr` (a Result<T>); on error returns its Status, else moves the value into `lhs`.
 #define RUNNEL_ASSIGN_OR_RETURN(lhs, expr) \
-  RUNNEL_ASSIGN_OR_RETURN_IMPL(RUNNEL_CONCAT(runnel_result_, __LINE__), lhs, expr, return)
+  RUNNEL_ASSIGN_OR_RETURN_IMPL(RUNNEL_CONCAT(runnel_result_, __LINE__), lhs, expr, return )
 
 // The coroutine forms: `expr` is usually `co_await something`.
-#define RUNNEL_CO_TRY(expr)                                    \
-  do {                                                         \
-    ::runnel::Status runnel_try_status_ = (expr);              \
+#define RUNNEL_CO_TRY(expr)                                     \
+  do {                                                          \
+    ::runnel::Status runnel_try_status_ = (expr);               \
     if (!runnel_try_status_.ok()) co_return runnel_try_status_; \
   } while (0)
 
 #define RUNNEL_CO_ASSIGN_OR_RETURN(lhs, expr) \
-  RUNNEL_ASSIGN_OR_RETURN_IMPL(RUNNEL_CONCAT(runnel_result_, __LINE__), lhs, expr, co_return)
+  RUNNEL_ASSIGN_OR_RETURN_IMPL(RUNNEL_CONCAT(runnel_result_, __LINE__), lhs, expr, co_return )
 
 #define RUNNEL_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr, ret) \
   auto tmp = (expr);                                      \

@@ -1,4 +1,6 @@
 // Unit tests of the coroutine core (task.h, clock.h, sync.h, channel.h) on a virtual-time loop.
+#include "io/task.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -6,9 +8,8 @@
 
 #include "io/channel.h"
 #include "io/clock.h"
-#include "io/sync.h"
 #include "io/net.h"
-#include "io/task.h"
+#include "io/sync.h"
 #include "tests/io/test_loop.h"
 
 namespace runnel {
@@ -86,7 +87,7 @@ TEST(WhenAll, CollectsResultsInOrderAndRunsConcurrently) {
     for (int i = 0; i < 5; i++) {
       ts.push_back([](TestLoop& l, int i) -> Task<int> {
         co_await l.Sleep(std::chrono::milliseconds(50 - i * 10));
-        co_return i * i;
+        co_return i* i;
       }(l, i));
     }
     out = co_await WhenAll(std::move(ts));
@@ -114,14 +115,16 @@ TEST(WithTimeout, TimesOutSlowTaskAndPassesFastOne) {
   TestLoop loop;
   Status slow_status, fast_status;
   loop.RunTask([](TestLoop& l, Status& slow, Status& fast) -> Task<void> {
-    slow = co_await WithTimeout(l, l, std::chrono::milliseconds(5), [](TestLoop& l) -> Task<Status> {
-      co_await l.Sleep(std::chrono::milliseconds(100));
-      co_return Status::Ok();
-    }(l));
-    fast = co_await WithTimeout(l, l, std::chrono::milliseconds(100), [](TestLoop& l) -> Task<Status> {
-      co_await l.Sleep(std::chrono::milliseconds(1));
-      co_return Status::Io("fast failure");
-    }(l));
+    slow =
+        co_await WithTimeout(l, l, std::chrono::milliseconds(5), [](TestLoop& l) -> Task<Status> {
+          co_await l.Sleep(std::chrono::milliseconds(100));
+          co_return Status::Ok();
+        }(l));
+    fast =
+        co_await WithTimeout(l, l, std::chrono::milliseconds(100), [](TestLoop& l) -> Task<Status> {
+          co_await l.Sleep(std::chrono::milliseconds(1));
+          co_return Status::Io("fast failure");
+        }(l));
   }(loop, slow_status, fast_status));
   EXPECT_TRUE(slow_status.Is(ErrorKind::kTimeout)) << slow_status.ToString();
   EXPECT_TRUE(fast_status.Is(ErrorKind::kIo)) << fast_status.ToString();
