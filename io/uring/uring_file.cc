@@ -1,0 +1,284 @@
+#include "io/uring/uring_file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace runnel::uring {
+namespace {
+
+// One io_uring read or write moves at most this much (the CQE result is a 32-bit int).
+constexpr size_t kOpBytesMax = size_t{1} << 30;
+
+// Transient results an operation is simply retried on.
+bool Retryable(int32_t res) { return res == -EINTR || res == -EAGAIN; }
+
+Status ClosedStatus(const std::string& path) {
+  return Status::Closed(fmt::format("{}: file is closed", path));
+}
+
+}  // namespace
+
+UringFile::UringFile(Ring& ring, int fd, std::string path, bool direct)
+    : ring_(ring), fd_(fd), path_(std::move(path)), direct_(direct) {}
+
+UringFile::~UringFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status UringFile::CheckDirect(uint64_t offset, const void* data, size_t len) const {
+  if (!direct_) return Status::Ok();
+  if (offset % kDirectIoAlignment != 0 || len % kDirectIoAlignment != 0 ||
+      reinterpret_cast<uintptr_t>(data) % kDirectIoAlignment != 0) {
+    return Status::InvalidArgument(
+        fmt::format("{}: O_DIRECT needs offset, length and buffer aligned to {} (offset {}, "
+                    "length {})",
+                    path_, kDirectIoAlignment, offset, len));
+  }
+  return Status::Ok();
+}
+
+Task<Result<size_t>> UringFile::ReadAt(uint64_t offset, std::span<std::byte> buf) {
+  if (fd_ < 0) co_return ClosedStatus(path_);
+  RUNNEL_CO_TRY(CheckDirect(offset, buf.data(), buf.size()));
+  size_t done = 0;
+  while (done < buf.size()) {
+    const size_t want = std::min(buf.size() - done, kOpBytesMax);
+    int32_t res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_read(sqe, fd_, buf.data() + done, static_cast<unsigned>(want), offset + done);
+    });
+    if (Retryable(res)) continue;
+    if (res < 0) {
+      co_return Status::FromErrno(-res, fmt::format("read {} at {}", path_, offset + done));
+    }
+    if (res == 0) break;  // end of file
+    done += static_cast<size_t>(res);
+    // A short O_DIRECT read is the end of the file unless it stopped on an aligned boundary.
+    if (direct_ && done % kDirectIoAlignment != 0) break;
+  }
+  co_return done;
+}
+
+Task<Status> UringFile::WriteAt(uint64_t offset, std::span<const std::byte> data) {
+  if (fd_ < 0) co_return ClosedStatus(path_);
+  RUNNEL_CO_TRY(CheckDirect(offset, data.data(), data.size()));
+  size_t done = 0;
+  while (done < data.size()) {
+    const size_t want = std::min(data.size() - done, kOpBytesMax);
+    int32_t res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_write(sqe, fd_, data.data() + done, static_cast<unsigned>(want),
+                          offset + done);
+    });
+    if (Retryable(res)) continue;
+    if (res < 0) {
+      co_return Status::FromErrno(-res, fmt::format("write {} at {}", path_, offset + done));
+    }
+    if (res == 0) {
+      co_return Status::Io(fmt::format("write {} at {}: no progress", path_, offset + done));
+    }
+    done += static_cast<size_t>(res);
+  }
+  co_return Status::Ok();
+}
+
+Task<Status> UringFile::Sync() {
+  if (fd_ < 0) co_return ClosedStatus(path_);
+  int32_t res;
+  do {
+    res = co_await ring_.Op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
+  } while (res == -EINTR);
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("fdatasync {}", path_));
+  co_return Status::Ok();
+}
+
+Task<Status> UringFile::Truncate(uint64_t size) {
+  if (fd_ < 0) co_return ClosedStatus(path_);
+  int32_t res;
+  if (ring_.Supports(kOpFtruncate)) {
+    do {
+      res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_rw(kOpFtruncate, sqe, fd_, nullptr, 0, size);
+      });
+    } while (res == -EINTR);
+  } else {
+    res = ::ftruncate(fd_, static_cast<off_t>(size)) == 0 ? 0 : -errno;
+  }
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("truncate {} to {}", path_, size));
+  co_return Status::Ok();
+}
+
+Task<Status> UringFile::Preallocate(uint64_t offset, uint64_t len) {
+  if (fd_ < 0) co_return ClosedStatus(path_);
+  if (len == 0) co_return Status::Ok();
+  int32_t res;
+  do {
+    res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_fallocate(sqe, fd_, FALLOC_FL_KEEP_SIZE, offset, len);
+    });
+  } while (res == -EINTR);
+  // Reserving space is an optimisation; a file system without fallocate still works.
+  if (res == -EOPNOTSUPP) co_return Status::Ok();
+  if (res < 0) {
+    co_return Status::FromErrno(-res,
+                                fmt::format("fallocate {} [{}, +{})", path_, offset, len));
+  }
+  co_return Status::Ok();
+}
+
+Result<uint64_t> UringFile::SizeNow() const {
+  if (fd_ < 0) return ClosedStatus(path_);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Status::FromErrno(errno, fmt::format("fstat {}", path_));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Task<Result<uint64_t>> UringFile::Size() { co_return SizeNow(); }
+
+Task<Status> UringFile::Close() {
+  if (fd_ < 0) co_return ClosedStatus(path_);
+  const int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0 && errno != EINTR) {
+    co_return Status::FromErrno(errno, fmt::format("close {}", path_));
+  }
+  co_return Status::Ok();
+}
+
+Task<Result<std::unique_ptr<File>>> UringFileSystem::Open(const std::string& path,
+                                                          OpenOptions opts) {
+  const std::string p = path;
+  int flags = O_CLOEXEC | (opts.read_only ? O_RDONLY : O_RDWR);
+  if (opts.create) flags |= O_CREAT;
+  if (opts.create && opts.exclusive) flags |= O_EXCL;
+  if (opts.truncate) flags |= O_TRUNC;
+  if (opts.direct) flags |= O_DIRECT;
+  int32_t res;
+  do {
+    res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_openat(sqe, AT_FDCWD, p.c_str(), flags, 0644);
+    });
+  } while (res == -EINTR || res == -EAGAIN);
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("open {}", p));
+  co_return std::unique_ptr<File>(std::make_unique<UringFile>(ring_, res, p, opts.direct));
+}
+
+Task<Status> UringFileSystem::Rename(const std::string& from, const std::string& to) {
+  const std::string a = from, b = to;
+  int32_t res;
+  if (ring_.Supports(IORING_OP_RENAMEAT)) {
+    do {
+      res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_renameat(sqe, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 0);
+      });
+    } while (res == -EINTR);
+  } else {
+    res = ::rename(a.c_str(), b.c_str()) == 0 ? 0 : -errno;
+  }
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("rename {} to {}", a, b));
+  co_return Status::Ok();
+}
+
+Task<Status> UringFileSystem::Remove(const std::string& path) {
+  const std::string p = path;
+  auto unlink = [&](int at_flags) -> Task<int32_t> {
+    if (!ring_.Supports(IORING_OP_UNLINKAT)) {
+      co_return ::unlinkat(AT_FDCWD, p.c_str(), at_flags) == 0 ? 0 : -errno;
+    }
+    int32_t r;
+    do {
+      r = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_unlinkat(sqe, AT_FDCWD, p.c_str(), at_flags);
+      });
+    } while (r == -EINTR);
+    co_return r;
+  };
+  int32_t res = co_await unlink(0);
+  // unlink(2) refuses directories with EISDIR; an empty directory is removed with rmdir.
+  if (res == -EISDIR) res = co_await unlink(AT_REMOVEDIR);
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("remove {}", p));
+  co_return Status::Ok();
+}
+
+Task<Status> UringFileSystem::MakeDir(const std::string& path) {
+  const std::string p = path;
+  int32_t res;
+  if (ring_.Supports(IORING_OP_MKDIRAT)) {
+    do {
+      res = co_await ring_.Op(
+          [&](io_uring_sqe* sqe) { io_uring_prep_mkdirat(sqe, AT_FDCWD, p.c_str(), 0755); });
+    } while (res == -EINTR);
+  } else {
+    res = ::mkdir(p.c_str(), 0755) == 0 ? 0 : -errno;
+  }
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("mkdir {}", p));
+  co_return Status::Ok();
+}
+
+Task<Result<std::vector<DirEntry>>> UringFileSystem::List(const std::string& dir) {
+  // io_uring has no getdents opcode; reading a directory that is in use is a cache hit.
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) co_return Status::FromErrno(errno, fmt::format("list {}", dir));
+  std::vector<DirEntry> entries;
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      is_dir = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+    }
+    entries.push_back(DirEntry{std::move(name), is_dir});
+  }
+  const int err = errno;
+  ::closedir(d);
+  if (err != 0) co_return Status::FromErrno(err, fmt::format("list {}", dir));
+  std::sort(entries.begin(), entries.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  co_return entries;
+}
+
+Task<Status> UringFileSystem::SyncDir(const std::string& dir) {
+  const std::string p = dir;
+  int32_t fd;
+  do {
+    fd = co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_openat(sqe, AT_FDCWD, p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    });
+  } while (fd == -EINTR || fd == -EAGAIN);
+  if (fd < 0) co_return Status::FromErrno(-fd, fmt::format("open directory {}", p));
+  int32_t res;
+  do {
+    res = co_await ring_.Op([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, 0); });
+  } while (res == -EINTR);
+  ::close(fd);
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("fsync directory {}", p));
+  co_return Status::Ok();
+}
+
+Task<Result<bool>> UringFileSystem::Exists(const std::string& path) {
+  const std::string p = path;
+  int32_t res;
+  if (ring_.Supports(IORING_OP_STATX)) {
+    struct statx stx {};
+    do {
+      res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_statx(sqe, AT_FDCWD, p.c_str(), AT_STATX_SYNC_AS_STAT, STATX_TYPE, &stx);
+      });
+    } while (res == -EINTR || res == -EAGAIN);
+  } else {
+    struct stat st {};
+    res = ::stat(p.c_str(), &st) == 0 ? 0 : -errno;
+  }
+  if (res == -ENOENT || res == -ENOTDIR) co_return false;
+  if (res < 0) co_return Status::FromErrno(-res, fmt::format("stat {}", p));
+  co_return true;
+}
+
+}  // namespace runnel::uring
