@@ -41,6 +41,8 @@ def strip_comments(text):
 def normalize_scalar(key, value):
     # Defaults are written as strings in the spec ("-1", "0x7fffffff", "null", "true") so that
     # the generator sees one representation; the schemas mix JSON booleans and strings.
+    if key == "tag":
+        return int(value)
     if key == "default":
         if isinstance(value, bool):
             return "true" if value else "false"
