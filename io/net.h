@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "io/file.h"
 #include "io/status.h"
@@ -21,6 +22,11 @@ namespace runnel {
 struct Address {
   std::string host;  // IPv4 literal such as "127.0.0.1" (the simulator uses "10.0.0.N")
   uint16_t port = 0;
+
+  Address() = default;
+  // A constructor on purpose: GCC 12 destroys an aggregate-initialised temporary twice when it
+  // appears inside a co_await expression, as in `co_await net.Listen(Address{host, 0})`.
+  Address(std::string host_in, uint16_t port_in) : host(std::move(host_in)), port(port_in) {}
 
   // Parses "host:port".
   static Result<Address> Parse(std::string_view text);
