@@ -1,6 +1,8 @@
 #include "io/uring/ring.h"
 
 #include <fmt/format.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -138,8 +140,11 @@ Ring::~Ring() {
 
 Status Ring::Enable() {
   if (!disabled_) return Status::Ok();
-  int ret = io_uring_enable_rings(&ring_);
-  if (ret < 0) return Status::FromErrno(-ret, "io_uring_enable_rings");
+  // liburing 2.3 declares io_uring_enable_rings but its shared library does not export it.
+  if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) <
+      0) {
+    return Status::FromErrno(errno, "io_uring_register(ENABLE_RINGS)");
+  }
   disabled_ = false;
   return Status::Ok();
 }

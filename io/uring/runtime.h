@@ -37,7 +37,7 @@ namespace runnel::uring {
 
 struct UringOptions {
   uint32_t shards = 1;
-  RingOptions ring;
+  RingOptions ring{};
   // Capacity of each (sender, receiver) mailbox queue; a power of two. Posts beyond it wait in
   // the sender's overflow list.
   size_t mailbox_slots_max = 1024;
