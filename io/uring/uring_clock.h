@@ -41,6 +41,7 @@ class UringClock final : public Clock {
   // Drops every pending timer without firing it (shutdown).
   void Clear();
   size_t pending() const { return live_.size(); }
+  size_t heap_entries() const { return heap_.size(); }
 
  private:
   struct Entry {

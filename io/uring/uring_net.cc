@@ -121,25 +121,44 @@ Task<Status> UringSocket::SendFile(File& file, uint64_t offset, uint64_t len) {
   co_return co_await SpliceFrom(uring_file->fd(), file.path(), offset, len);
 }
 
+// Owns a pipe borrowed from the pool for one SendFile, including when the frame is destroyed
+// mid-send at shutdown. An empty pipe goes back to the pool; one that may hold bytes is closed.
+class PipeLease {
+ public:
+  PipeLease(PipePool& pool, Pipe pipe) : pool_(pool), pipe_(pipe) {}
+  ~PipeLease() {
+    if (empty_) {
+      pool_.Release(pipe_);
+    } else {
+      PipePool::Discard(pipe_);
+    }
+  }
+  PipeLease(const PipeLease&) = delete;
+  PipeLease& operator=(const PipeLease&) = delete;
+  const Pipe& pipe() const { return pipe_; }
+  void set_empty(bool empty) { empty_ = empty; }
+
+ private:
+  PipePool& pool_;
+  Pipe pipe_;
+  bool empty_ = true;
+};
+
 Task<Status> UringSocket::SpliceFrom(int file_fd, const std::string& path, uint64_t offset,
                                      uint64_t len) {
-  RUNNEL_CO_ASSIGN_OR_RETURN(Pipe pipe, net_.pipes().Acquire());
+  RUNNEL_CO_ASSIGN_OR_RETURN(Pipe acquired, net_.pipes().Acquire());
+  PipeLease lease(net_.pipes(), acquired);
+  const Pipe& pipe = lease.pipe();
   Ring& ring = net_.ring();
-  auto fail = [&](Status s, bool pipe_dirty) -> Status {
-    if (pipe_dirty) {
-      PipePool::Discard(pipe);
-    } else {
-      net_.pipes().Release(pipe);
-    }
-    if (closed_) return ClosedStatus();
-    return s;
-  };
+  auto fail = [&](Status s) -> Status { return closed_ ? ClosedStatus() : std::move(s); };
   uint64_t moved = 0;  // bytes of the file that went into the pipe (and then out of it)
   while (moved < len) {
-    if (closed_) co_return fail(ClosedStatus(), false);
+    if (closed_) co_return ClosedStatus();
     const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len - moved, pipe.capacity_bytes));
     const unsigned more = moved + chunk < len ? SPLICE_F_MORE : 0;
     // file -> pipe, then (linked: only if the first moved the whole chunk) pipe -> socket.
+    // Until both resolve the pipe may hold bytes.
+    lease.set_empty(false);
     auto [in, out] = co_await ring.Linked(
         [&](io_uring_sqe* sqe) {
           io_uring_prep_splice(sqe, file_fd, static_cast<int64_t>(offset + moved), pipe.write_fd,
@@ -151,39 +170,39 @@ Task<Status> UringSocket::SpliceFrom(int file_fd, const std::string& path, uint6
         });
     if (in < 0) {
       // Nothing entered the pipe (splice reports an error only when it moved nothing).
+      lease.set_empty(true);
       if (Retryable(in)) continue;
-      co_return fail(Status::FromErrno(-in, fmt::format("splice {} at {}", path, offset + moved)),
-                     false);
+      co_return fail(Status::FromErrno(-in, fmt::format("splice {} at {}", path, offset + moved)));
     }
     if (in == 0) {
+      lease.set_empty(true);
       co_return fail(Status::Corruption(fmt::format("send_file {}: end of file at {}, wanted {}",
-                                                    path, offset + moved, offset + len)),
-                     false);
+                                                    path, offset + moved, offset + len)));
     }
     size_t in_pipe = static_cast<size_t>(in);
     if (out > 0) {
       in_pipe -= static_cast<size_t>(out);
     } else if (out < 0 && out != -ECANCELED && !Retryable(out)) {
-      co_return fail(Status::FromErrno(-out, fmt::format("splice to {}", peer_.ToString())), true);
+      co_return fail(Status::FromErrno(-out, fmt::format("splice to {}", peer_.ToString())));
     }
     // A short read broke the link, or the socket took less: drain the pipe.
     while (in_pipe > 0) {
-      if (closed_) co_return fail(ClosedStatus(), true);
+      if (closed_) co_return ClosedStatus();
       int32_t res = co_await ring.Op([&](io_uring_sqe* sqe) {
         io_uring_prep_splice(sqe, pipe.read_fd, -1, fd_, -1, static_cast<unsigned>(in_pipe),
                              SPLICE_F_MOVE | more);
       });
       if (Retryable(res)) continue;
       if (res <= 0) {
-        Status s = res == 0 ? Status::Closed("splice to socket: no progress")
-                            : Status::FromErrno(-res, fmt::format("splice to {}", peer_.ToString()));
-        co_return fail(std::move(s), true);
+        co_return fail(res == 0 ? Status::Closed("splice to socket: no progress")
+                                : Status::FromErrno(-res,
+                                                    fmt::format("splice to {}", peer_.ToString())));
       }
       in_pipe -= static_cast<size_t>(res);
     }
+    lease.set_empty(true);
     moved += static_cast<size_t>(in);
   }
-  net_.pipes().Release(pipe);
   co_return Status::Ok();
 }
 
