@@ -355,7 +355,10 @@ Status Decompressor::Decompress(Codec codec, std::span<const std::byte> input,
   Contexts& c = *contexts_;
   switch (codec) {
     case Codec::kNone:
-      if (input.size() > decompressed_bytes_max) return LimitError(codec, decompressed_bytes_max);
+      if (input.size() > decompressed_bytes_max) {
+        out.clear();
+        return LimitError(codec, decompressed_bytes_max);
+      }
       out.assign(input.begin(), input.end());
       return Status::Ok();
     case Codec::kGzip:

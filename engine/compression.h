@@ -78,7 +78,8 @@ class Decompressor {
 
   // Replaces the contents of `out` (its capacity is reused) with the decompressed form of
   // `input`. More than `decompressed_bytes_max` bytes of output is kLimit; malformed,
-  // truncated or trailing input is kCorruption. kNone copies (still bounded).
+  // truncated or trailing input is kCorruption. kNone copies (still bounded). On error `out`
+  // holds at most decompressed_bytes_max + 1 bytes of partial output.
   Status Decompress(Codec codec, std::span<const std::byte> input, size_t decompressed_bytes_max,
                     std::vector<std::byte>& out);
 

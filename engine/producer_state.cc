@@ -55,6 +55,12 @@ std::string_view ProducerVerdictName(ProducerVerdict verdict) {
   return "unknown";
 }
 
+bool ProducerEntry::operator==(const ProducerEntry& o) const {
+  return epoch == o.epoch && batch_count == o.batch_count &&
+         std::equal(batches.begin(), batches.begin() + batch_count, o.batches.begin()) &&
+         last_timestamp_ms == o.last_timestamp_ms && txn_first_offset == o.txn_first_offset;
+}
+
 ProducerBatchInfo ProducerBatchInfo::From(const RecordBatchView& batch) {
   ProducerBatchInfo info;
   info.producer_id = batch.producer_id();
@@ -184,6 +190,7 @@ void ProducerStateTable::Apply(const ProducerBatchInfo& batch, Offset first_offs
   ProducerEntry& e = producers_[batch.producer_id];
   if (e.epoch != batch.producer_epoch) {
     e.epoch = batch.producer_epoch;
+    e.batches = {};
     e.batch_count = 0;
   }
   e.last_timestamp_ms = batch.max_timestamp_ms;

@@ -84,7 +84,8 @@ struct ProducerEntry {
   const ProducerBatchMeta* last_batch() const {
     return batch_count == 0 ? nullptr : &batches[batch_count - 1];
   }
-  bool operator==(const ProducerEntry&) const = default;
+  // Compares the retained batches only, not the unused slots.
+  bool operator==(const ProducerEntry& o) const;
 };
 
 enum class ProducerVerdict : uint8_t {
