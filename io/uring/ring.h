@@ -156,60 +156,70 @@ class Ring final : public Executor {
     return OpAwaiter<Prep>(*this, std::move(prep));
   }
 
-  // Two SQEs linked with IOSQE_IO_LINK (the second starts only if the first completed in full);
-  // resolves with both results once both CQEs arrived (a broken link gives -ECANCELED).
-  template <typename PrepA, typename PrepB>
-  class LinkedAwaiter {
+  // Up to kChainOpsMax SQEs linked with IOSQE_IO_LINK: each starts only when the one before it
+  // completed in full (a failed or short one cancels the rest with -ECANCELED). prep(i, sqe)
+  // prepares op i. Resolves with every result once all CQEs arrived.
+  static constexpr size_t kChainOpsMax = 32;
+  using ChainResults = std::array<int32_t, kChainOpsMax>;
+  template <typename Prep>
+  class ChainAwaiter {
    public:
-    LinkedAwaiter(Ring& ring, PrepA a, PrepB b) : ring_(ring), a_(std::move(a)), b_(std::move(b)) {
-      parts_[0].owner = parts_[1].owner = this;
-      parts_[0].on_cqe = parts_[1].on_cqe = &OnCqe;
+    ChainAwaiter(Ring& ring, size_t n, Prep prep) : ring_(ring), n_(n), prep_(std::move(prep)) {
+      RUNNEL_ASSERT(n > 0 && n <= kChainOpsMax, "chain of {} ops (kChainOpsMax {})", n,
+                    kChainOpsMax);
+      for (Part& p : parts_) {
+        p.owner = this;
+        p.on_cqe = &OnCqe;
+      }
     }
-    LinkedAwaiter(const LinkedAwaiter&) = delete;
-    LinkedAwaiter& operator=(const LinkedAwaiter&) = delete;
-    ~LinkedAwaiter() {
+    ChainAwaiter(const ChainAwaiter&) = delete;
+    ChainAwaiter& operator=(const ChainAwaiter&) = delete;
+    ~ChainAwaiter() {
       RUNNEL_ASSERT(pending_ == 0, "a coroutine frame was destroyed with io_uring ops in flight");
     }
     bool await_ready() noexcept {
       if (!ring_.stopping()) return false;
-      parts_[0].res = parts_[1].res = -ECANCELED;
+      for (Part& p : parts_) p.res = -ECANCELED;
       return true;
     }
     void await_suspend(std::coroutine_handle<> h) {
       h_ = h;
-      ring_.ReserveSqes(2);
-      io_uring_sqe* first = ring_.GetSqe();
-      a_(first);
-      first->flags |= IOSQE_IO_LINK;
-      ring_.Track(first, &parts_[0]);
-      io_uring_sqe* second = ring_.GetSqe();
-      b_(second);
-      ring_.Track(second, &parts_[1]);
-      pending_ = 2;
+      ring_.ReserveSqes(static_cast<unsigned>(n_));
+      for (size_t i = 0; i < n_; i++) {
+        io_uring_sqe* sqe = ring_.GetSqe();
+        prep_(i, sqe);
+        if (i + 1 < n_) sqe->flags |= IOSQE_IO_LINK;
+        ring_.Track(sqe, &parts_[i]);
+      }
+      pending_ = n_;
     }
-    std::array<int32_t, 2> await_resume() noexcept { return {parts_[0].res, parts_[1].res}; }
+    ChainResults await_resume() noexcept {
+      ChainResults out{};
+      for (size_t i = 0; i < kChainOpsMax; i++) out[i] = parts_[i].res;
+      return out;
+    }
 
    private:
     struct Part : Completion {
-      LinkedAwaiter* owner = nullptr;
-      int32_t res = 0;
+      ChainAwaiter* owner = nullptr;
+      int32_t res = -ECANCELED;
     };
     static void OnCqe(Completion* c, int32_t res, uint32_t flags) {
       auto* part = static_cast<Part*>(c);
       part->res = res;
-      LinkedAwaiter* self = part->owner;
+      ChainAwaiter* self = part->owner;
       if (--self->pending_ == 0) self->ring_.Schedule(self->h_);
     }
     Ring& ring_;
-    PrepA a_;
-    PrepB b_;
-    std::array<Part, 2> parts_;
+    size_t n_;
+    Prep prep_;
+    std::array<Part, kChainOpsMax> parts_;
     std::coroutine_handle<> h_;
-    int pending_ = 0;
+    size_t pending_ = 0;
   };
-  template <typename PrepA, typename PrepB>
-  LinkedAwaiter<PrepA, PrepB> Linked(PrepA a, PrepB b) {
-    return LinkedAwaiter<PrepA, PrepB>(*this, std::move(a), std::move(b));
+  template <typename Prep>
+  ChainAwaiter<Prep> Chain(size_t n, Prep prep) {
+    return ChainAwaiter<Prep>(*this, n, std::move(prep));
   }
 
  protected:

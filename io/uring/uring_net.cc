@@ -21,6 +21,8 @@ namespace {
 constexpr size_t kOpBytesMax = size_t{1} << 30;
 // SendFile's fallback for files that are not UringFiles copies through a buffer this big.
 constexpr size_t kCopyBufferBytesMax = size_t{256} << 10;
+// SendFile submits at most this many (file -> pipe, pipe -> socket) pairs as one linked chain.
+constexpr size_t kSpliceChainPairsMax = Ring::kChainOpsMax / 2;
 
 bool Retryable(int32_t res) { return res == -EINTR || res == -EAGAIN; }
 
@@ -151,57 +153,76 @@ Task<Status> UringSocket::SpliceFrom(int file_fd, const std::string& path, uint6
   const Pipe& pipe = lease.pipe();
   Ring& ring = net_.ring();
   auto fail = [&](Status s) -> Status { return closed_ ? ClosedStatus() : std::move(s); };
-  uint64_t moved = 0;  // bytes of the file that went into the pipe (and then out of it)
+  uint64_t moved = 0;  // bytes of the file that went through the pipe into the socket
   while (moved < len) {
     if (closed_) co_return ClosedStatus();
-    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len - moved, pipe.capacity_bytes));
-    const unsigned more = moved + chunk < len ? SPLICE_F_MORE : 0;
-    // file -> pipe, then (linked: only if the first moved the whole chunk) pipe -> socket.
-    // Until both resolve the pipe may hold bytes.
+    // One chain of (file -> pipe, pipe -> socket) pairs, each pair one pipe-full: the kernel
+    // runs them back to back in one io-wq worker, and the shard hears back once per chain.
+    const uint64_t left = len - moved;
+    const size_t pairs = static_cast<size_t>(std::min<uint64_t>(
+        kSpliceChainPairsMax, (left + pipe.capacity_bytes - 1) / pipe.capacity_bytes));
+    auto chunk_of = [&](size_t pair) -> size_t {
+      const uint64_t start = static_cast<uint64_t>(pair) * pipe.capacity_bytes;
+      return static_cast<size_t>(std::min<uint64_t>(pipe.capacity_bytes, left - start));
+    };
+    // Until the chain resolves the pipe may hold bytes.
     lease.set_empty(false);
-    auto [in, out] = co_await ring.Linked(
-        [&](io_uring_sqe* sqe) {
-          io_uring_prep_splice(sqe, file_fd, static_cast<int64_t>(offset + moved), pipe.write_fd,
-                               -1, static_cast<unsigned>(chunk), SPLICE_F_MOVE);
-        },
-        [&](io_uring_sqe* sqe) {
-          io_uring_prep_splice(sqe, pipe.read_fd, -1, fd_, -1, static_cast<unsigned>(chunk),
+    Ring::ChainResults res = co_await ring.Chain(2 * pairs, [&](size_t i, io_uring_sqe* sqe) {
+      const size_t pair = i / 2;
+      const size_t chunk = chunk_of(pair);
+      const uint64_t at = moved + static_cast<uint64_t>(pair) * pipe.capacity_bytes;
+      if (i % 2 == 0) {
+        io_uring_prep_splice(sqe, file_fd, static_cast<int64_t>(offset + at), pipe.write_fd, -1,
+                             static_cast<unsigned>(chunk), SPLICE_F_MOVE);
+      } else {
+        const unsigned more = at + chunk < len ? SPLICE_F_MORE : 0;
+        io_uring_prep_splice(sqe, pipe.read_fd, -1, fd_, -1, static_cast<unsigned>(chunk),
+                             SPLICE_F_MOVE | more);
+      }
+    });
+    // Walk the pairs that ran in full; stop at the first short or failed op.
+    for (size_t pair = 0; pair < pairs; pair++) {
+      const size_t chunk = chunk_of(pair);
+      const int32_t in = res[2 * pair];
+      const int32_t out = res[2 * pair + 1];
+      if (in < 0) {
+        // Nothing of this pair entered the pipe (splice fails only when it moved nothing).
+        lease.set_empty(true);
+        if (Retryable(in) || in == -ECANCELED) break;  // retried by the outer loop
+        co_return fail(
+            Status::FromErrno(-in, fmt::format("splice {} at {}", path, offset + moved)));
+      }
+      if (in == 0) {
+        lease.set_empty(true);
+        co_return fail(Status::Corruption(fmt::format(
+            "send_file {}: end of file at {}, wanted {}", path, offset + moved, offset + len)));
+      }
+      size_t in_pipe = static_cast<size_t>(in);
+      if (out > 0) {
+        in_pipe -= static_cast<size_t>(out);
+      } else if (out < 0 && out != -ECANCELED && !Retryable(out)) {
+        co_return fail(Status::FromErrno(-out, fmt::format("splice to {}", peer_.ToString())));
+      }
+      // A short read broke the chain, or the socket took less: drain the pipe.
+      while (in_pipe > 0) {
+        if (closed_) co_return ClosedStatus();
+        const unsigned more = moved + static_cast<uint64_t>(in) < len ? SPLICE_F_MORE : 0;
+        int32_t r = co_await ring.Op([&](io_uring_sqe* sqe) {
+          io_uring_prep_splice(sqe, pipe.read_fd, -1, fd_, -1, static_cast<unsigned>(in_pipe),
                                SPLICE_F_MOVE | more);
         });
-    if (in < 0) {
-      // Nothing entered the pipe (splice reports an error only when it moved nothing).
-      lease.set_empty(true);
-      if (Retryable(in)) continue;
-      co_return fail(Status::FromErrno(-in, fmt::format("splice {} at {}", path, offset + moved)));
-    }
-    if (in == 0) {
-      lease.set_empty(true);
-      co_return fail(Status::Corruption(fmt::format("send_file {}: end of file at {}, wanted {}",
-                                                    path, offset + moved, offset + len)));
-    }
-    size_t in_pipe = static_cast<size_t>(in);
-    if (out > 0) {
-      in_pipe -= static_cast<size_t>(out);
-    } else if (out < 0 && out != -ECANCELED && !Retryable(out)) {
-      co_return fail(Status::FromErrno(-out, fmt::format("splice to {}", peer_.ToString())));
-    }
-    // A short read broke the link, or the socket took less: drain the pipe.
-    while (in_pipe > 0) {
-      if (closed_) co_return ClosedStatus();
-      int32_t res = co_await ring.Op([&](io_uring_sqe* sqe) {
-        io_uring_prep_splice(sqe, pipe.read_fd, -1, fd_, -1, static_cast<unsigned>(in_pipe),
-                             SPLICE_F_MOVE | more);
-      });
-      if (Retryable(res)) continue;
-      if (res <= 0) {
-        co_return fail(res == 0 ? Status::Closed("splice to socket: no progress")
-                                : Status::FromErrno(-res,
-                                                    fmt::format("splice to {}", peer_.ToString())));
+        if (Retryable(r)) continue;
+        if (r <= 0) {
+          co_return fail(r == 0 ? Status::Closed("splice to socket: no progress")
+                                : Status::FromErrno(
+                                      -r, fmt::format("splice to {}", peer_.ToString())));
+        }
+        in_pipe -= static_cast<size_t>(r);
       }
-      in_pipe -= static_cast<size_t>(res);
+      lease.set_empty(true);
+      moved += static_cast<uint64_t>(in);
+      if (static_cast<size_t>(in) < chunk || out != static_cast<int32_t>(chunk)) break;
     }
-    lease.set_empty(true);
-    moved += static_cast<size_t>(in);
   }
   co_return Status::Ok();
 }
