@@ -253,6 +253,13 @@ Result<MutableRecordBatchView> MutableRecordBatchView::Parse(std::span<std::byte
   return MutableRecordBatchView(bytes.data(), bytes.size());
 }
 
+MutableRecordBatchView MutableRecordBatchView::Adopt(std::span<std::byte> bytes,
+                                                     const RecordBatchView& view) {
+  RUNNEL_ASSERT(view.bytes().data() == bytes.data() && view.size_bytes() == bytes.size(),
+                "Adopt of a view over other bytes");
+  return MutableRecordBatchView(bytes.data(), bytes.size());
+}
+
 void MutableRecordBatchView::SetBaseOffset(Offset offset) {
   StoreBe64(mutable_data() + bf::kBaseOffsetOffset, static_cast<uint64_t>(offset.value()));
 }
@@ -369,6 +376,19 @@ Status SplitBatches(Bytes buffer, size_t batch_count_max, std::vector<RecordBatc
   if (splitter.partial_tail_bytes() != 0) {
     return Status::Corruption(
         fmt::format("{} trailing bytes are not a whole batch", splitter.partial_tail_bytes()));
+  }
+  return Status::Ok();
+}
+
+Status SplitBatches(std::span<std::byte> buffer, size_t batch_count_max,
+                    std::vector<MutableRecordBatchView>& out) {
+  out.clear();
+  std::vector<RecordBatchView> views;
+  RUNNEL_TRY(SplitBatches(Bytes(buffer), batch_count_max, views));
+  out.reserve(views.size());
+  for (const RecordBatchView& v : views) {
+    const size_t at = static_cast<size_t>(v.bytes().data() - buffer.data());
+    out.push_back(MutableRecordBatchView::Adopt(buffer.subspan(at, v.size_bytes()), v));
   }
   return Status::Ok();
 }

@@ -159,6 +159,9 @@ class RecordBatchView {
 class MutableRecordBatchView : public RecordBatchView {
  public:
   static Result<MutableRecordBatchView> Parse(std::span<std::byte> bytes);
+  // The writable form of `view`, which Parse already validated over these same `bytes`
+  // (asserted); no second CRC pass.
+  static MutableRecordBatchView Adopt(std::span<std::byte> bytes, const RecordBatchView& view);
 
   void SetBaseOffset(Offset offset);
   void SetPartitionLeaderEpoch(LeaderEpoch epoch);
@@ -237,5 +240,8 @@ class BatchSplitter {
 // Splits a buffer that must hold only whole, valid batches (a produce request's records): a
 // partial trailing batch is kCorruption, more than `batch_count_max` batches is kLimit.
 Status SplitBatches(Bytes buffer, size_t batch_count_max, std::vector<RecordBatchView>& out);
+// The same over a writable buffer, giving views the broker can stamp with offsets and epochs.
+Status SplitBatches(std::span<std::byte> buffer, size_t batch_count_max,
+                    std::vector<MutableRecordBatchView>& out);
 
 }  // namespace runnel::engine

@@ -539,6 +539,36 @@ TEST(BatchSplitter, SplitsConcatenatedBatches) {
   EXPECT_TRUE(views.empty());
 }
 
+TEST(BatchSplitter, MutableSplitStampsOffsetsInPlace) {
+  // What the produce path does: split the request's buffer, stamp each batch, store it.
+  std::vector<std::byte> buffer;
+  for (int i = 0; i < 3; ++i) {
+    const auto b = SmallBatch(0, i + 2);  // clients send baseOffset 0
+    buffer.insert(buffer.end(), b.begin(), b.end());
+  }
+  std::vector<MutableRecordBatchView> views;
+  ASSERT_TRUE(SplitBatches(std::span<std::byte>(buffer), 10, views).ok());
+  ASSERT_EQ(views.size(), 3u);
+  int64_t log_end = 500;
+  for (MutableRecordBatchView& v : views) {
+    v.SetBaseOffset(Offset(log_end));
+    v.SetPartitionLeaderEpoch(LeaderEpoch(9));
+    log_end = v.next_offset().value();
+  }
+  EXPECT_EQ(log_end, 500 + 2 + 3 + 4);
+  std::vector<RecordBatchView> reread;
+  ASSERT_TRUE(SplitBatches(Bytes(buffer), 10, reread).ok());
+  ASSERT_EQ(reread.size(), 3u);
+  EXPECT_EQ(reread[0].base_offset(), Offset(500));
+  EXPECT_EQ(reread[1].base_offset(), Offset(502));
+  EXPECT_EQ(reread[2].base_offset(), Offset(505));
+  EXPECT_EQ(reread[2].partition_leader_epoch(), LeaderEpoch(9));
+  // A corrupt buffer yields no views.
+  buffer[buffer.size() - 1] ^= std::byte{1};
+  EXPECT_TRUE(SplitBatches(std::span<std::byte>(buffer), 10, views).Is(ErrorKind::kCorruption));
+  EXPECT_TRUE(views.empty());
+}
+
 TEST(BatchSplitter, PartialTailAndCorruptMiddle) {
   const auto a = SmallBatch(0, 2);
   const auto b = SmallBatch(2, 2);
