@@ -68,6 +68,10 @@ SimWorld::SimWorld(uint64_t seed, WorldOptions options)
 }
 
 SimWorld::~SimWorld() {
+  // The run is over: sinks and hooks may refer to objects the owner already destroyed.
+  trace_sink_ = nullptr;
+  down_hooks_.clear();
+  up_hooks_.clear();
   // Tear nodes down while the network and every disk still exist: frame destructors use them.
   for (auto& n : nodes_) {
     if (n->state_ != SimNode::State::kDown) TakeDown(n->id(), DownKind::kStop);
