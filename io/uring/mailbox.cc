@@ -45,11 +45,7 @@ void MailboxHub::ForceWake(ShardId to) {
 }
 
 UringShards::UringShards(MailboxHub& hub, ShardId self, Ring& ring)
-    : hub_(hub),
-      self_(self),
-      ring_(ring),
-      overflow_(hub.shards()),
-      dirty_(hub.shards(), 0) {
+    : hub_(hub), self_(self), ring_(ring), overflow_(hub.shards()), dirty_(hub.shards(), 0) {
   read_.owner = this;
   read_.on_cqe = &OnEventfd;
 }

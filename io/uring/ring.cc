@@ -15,9 +15,9 @@ namespace {
 // The operations the production I/O layer cannot work without. Others (renameat, unlinkat,
 // mkdirat, statx, shutdown, ftruncate) fall back to plain syscalls when missing.
 constexpr int kRequiredOpcodes[] = {
-    IORING_OP_READ,    IORING_OP_WRITE,  IORING_OP_FSYNC,   IORING_OP_OPENAT,
-    IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_RECV,   IORING_OP_SEND,
-    IORING_OP_SPLICE,  IORING_OP_ASYNC_CANCEL, IORING_OP_FALLOCATE,
+    IORING_OP_READ,   IORING_OP_WRITE,        IORING_OP_FSYNC,     IORING_OP_OPENAT,
+    IORING_OP_ACCEPT, IORING_OP_CONNECT,      IORING_OP_RECV,      IORING_OP_SEND,
+    IORING_OP_SPLICE, IORING_OP_ASYNC_CANCEL, IORING_OP_FALLOCATE,
 };
 
 // Waiting for in-flight operations at shutdown: how long one wait lasts before the cancellation
@@ -69,8 +69,9 @@ std::string DescribeRingInitFailure(int err, uint32_t sq_entries) {
           ReadSysctl("/proc/sys/kernel/io_uring_disabled"));
       break;
     case EINVAL:
-      msg += ". The ring size is out of range (1..32768 entries) or the kernel rejects the setup "
-             "flags";
+      msg +=
+          ". The ring size is out of range (1..32768 entries) or the kernel rejects the setup "
+          "flags";
       break;
     case EMFILE:
     case ENFILE:

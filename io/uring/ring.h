@@ -40,8 +40,8 @@ namespace runnel::uring {
 inline constexpr int kOpFtruncate = 55;
 
 struct RingOptions {
-  uint32_t sq_entries = 512;       // submission queue slots (the kernel rounds up to 2^n)
-  uint32_t cq_entries = 16384;     // completion queue slots; overflow is buffered (FEAT_NODROP)
+  uint32_t sq_entries = 512;    // submission queue slots (the kernel rounds up to 2^n)
+  uint32_t cq_entries = 16384;  // completion queue slots; overflow is buffered (FEAT_NODROP)
   // io-wq worker threads per ring: bounded = regular file I/O, unbounded = sockets, pipes, splice.
   uint32_t iowq_bounded_workers_max = 64;
   uint32_t iowq_unbounded_workers_max = 256;

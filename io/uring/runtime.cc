@@ -1,9 +1,8 @@
 #include "io/uring/runtime.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/random.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -107,9 +106,9 @@ Status UringRuntime::Run(std::function<Task<void>(Io&)> main, RunOn on, Duration
   for (std::thread& t : threads) t.join();
   DestroyLeftovers();
   if (timed_out) {
-    return Status::Timeout(fmt::format("the runtime's main did not finish within {} ms",
-                                       std::chrono::duration_cast<std::chrono::milliseconds>(limit)
-                                           .count()));
+    return Status::Timeout(
+        fmt::format("the runtime's main did not finish within {} ms",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(limit).count()));
   }
   std::lock_guard lock(mu_);
   return start_error_;

@@ -2,10 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -71,8 +70,7 @@ Task<Status> UringFile::WriteAt(uint64_t offset, std::span<const std::byte> data
   while (done < data.size()) {
     const size_t want = std::min(data.size() - done, kOpBytesMax);
     int32_t res = co_await ring_.Op([&](io_uring_sqe* sqe) {
-      io_uring_prep_write(sqe, fd_, data.data() + done, static_cast<unsigned>(want),
-                          offset + done);
+      io_uring_prep_write(sqe, fd_, data.data() + done, static_cast<unsigned>(want), offset + done);
     });
     if (Retryable(res)) continue;
     if (res < 0) {
@@ -102,9 +100,8 @@ Task<Status> UringFile::Truncate(uint64_t size) {
   int32_t res;
   if (ring_.Supports(kOpFtruncate)) {
     do {
-      res = co_await ring_.Op([&](io_uring_sqe* sqe) {
-        io_uring_prep_rw(kOpFtruncate, sqe, fd_, nullptr, 0, size);
-      });
+      res = co_await ring_.Op(
+          [&](io_uring_sqe* sqe) { io_uring_prep_rw(kOpFtruncate, sqe, fd_, nullptr, 0, size); });
     } while (res == -EINTR);
   } else {
     res = ::ftruncate(fd_, static_cast<off_t>(size)) == 0 ? 0 : -errno;
@@ -125,8 +122,7 @@ Task<Status> UringFile::Preallocate(uint64_t offset, uint64_t len) {
   // Reserving space is an optimisation; a file system without fallocate still works.
   if (res == -EOPNOTSUPP) co_return Status::Ok();
   if (res < 0) {
-    co_return Status::FromErrno(-res,
-                                fmt::format("fallocate {} [{}, +{})", path_, offset, len));
+    co_return Status::FromErrno(-res, fmt::format("fallocate {} [{}, +{})", path_, offset, len));
   }
   co_return Status::Ok();
 }
@@ -159,9 +155,8 @@ Task<Result<std::unique_ptr<File>>> UringFileSystem::Open(const std::string& pat
   if (opts.direct) flags |= O_DIRECT;
   int32_t res;
   do {
-    res = co_await ring_.Op([&](io_uring_sqe* sqe) {
-      io_uring_prep_openat(sqe, AT_FDCWD, p.c_str(), flags, 0644);
-    });
+    res = co_await ring_.Op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, p.c_str(), flags, 0644); });
   } while (res == -EINTR || res == -EAGAIN);
   if (res < 0) co_return Status::FromErrno(-res, fmt::format("open {}", p));
   co_return std::unique_ptr<File>(std::make_unique<UringFile>(ring_, res, p, opts.direct));
@@ -191,9 +186,8 @@ Task<Status> UringFileSystem::Remove(const std::string& path) {
     }
     int32_t r;
     do {
-      r = co_await ring_.Op([&](io_uring_sqe* sqe) {
-        io_uring_prep_unlinkat(sqe, AT_FDCWD, p.c_str(), at_flags);
-      });
+      r = co_await ring_.Op(
+          [&](io_uring_sqe* sqe) { io_uring_prep_unlinkat(sqe, AT_FDCWD, p.c_str(), at_flags); });
     } while (r == -EINTR);
     co_return r;
   };
@@ -231,8 +225,8 @@ Task<Result<std::vector<DirEntry>>> UringFileSystem::List(const std::string& dir
     bool is_dir = e->d_type == DT_DIR;
     if (e->d_type == DT_UNKNOWN) {
       struct stat st {};
-      is_dir = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-               S_ISDIR(st.st_mode);
+      is_dir =
+          ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
     entries.push_back(DirEntry{std::move(name), is_dir});
   }

@@ -2,12 +2,11 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <vector>
@@ -31,8 +30,7 @@ Result<sockaddr_in> ToSockaddr(const Address& addr) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons(addr.port);
   if (::inet_pton(AF_INET, addr.host.c_str(), &sa.sin_addr) != 1) {
-    return Status::InvalidArgument(
-        fmt::format("'{}' is not an IPv4 address literal", addr.host));
+    return Status::InvalidArgument(fmt::format("'{}' is not an IPv4 address literal", addr.host));
   }
   return sa;
 }
@@ -80,9 +78,8 @@ Task<Result<size_t>> UringSocket::Recv(std::span<std::byte> buf) {
   const size_t want = std::min(buf.size(), kOpBytesMax);
   int32_t res;
   do {
-    res = co_await net_.ring().Op([&](io_uring_sqe* sqe) {
-      io_uring_prep_recv(sqe, fd_, buf.data(), want, 0);
-    });
+    res = co_await net_.ring().Op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd_, buf.data(), want, 0); });
   } while (Retryable(res) && !closed_);
   // Close() fails a pending Recv, whatever the kernel made of the cancellation.
   if (closed_) co_return ClosedStatus();
@@ -104,7 +101,8 @@ Task<Status> UringSocket::Send(std::span<const std::byte> data) {
     if (closed_) co_return ClosedStatus();
     if (Retryable(res)) continue;
     if (res < 0) co_return Status::FromErrno(-res, fmt::format("send to {}", peer_.ToString()));
-    if (res == 0) co_return Status::Closed(fmt::format("send to {}: no progress", peer_.ToString()));
+    if (res == 0)
+      co_return Status::Closed(fmt::format("send to {}: no progress", peer_.ToString()));
     done += static_cast<size_t>(res);
   }
   co_return Status::Ok();
@@ -194,8 +192,8 @@ Task<Status> UringSocket::SpliceFrom(int file_fd, const std::string& path, uint6
       }
       if (in == 0) {
         lease.set_empty(true);
-        co_return fail(Status::Corruption(fmt::format(
-            "send_file {}: end of file at {}, wanted {}", path, offset + moved, offset + len)));
+        co_return fail(Status::Corruption(fmt::format("send_file {}: end of file at {}, wanted {}",
+                                                      path, offset + moved, offset + len)));
       }
       size_t in_pipe = static_cast<size_t>(in);
       if (out > 0) {
@@ -213,9 +211,9 @@ Task<Status> UringSocket::SpliceFrom(int file_fd, const std::string& path, uint6
         });
         if (Retryable(r)) continue;
         if (r <= 0) {
-          co_return fail(r == 0 ? Status::Closed("splice to socket: no progress")
-                                : Status::FromErrno(
-                                      -r, fmt::format("splice to {}", peer_.ToString())));
+          co_return fail(
+              r == 0 ? Status::Closed("splice to socket: no progress")
+                     : Status::FromErrno(-r, fmt::format("splice to {}", peer_.ToString())));
         }
         in_pipe -= static_cast<size_t>(r);
       }

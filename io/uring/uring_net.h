@@ -73,8 +73,7 @@ class UringNetwork final : public Network {
  public:
   explicit UringNetwork(Ring& ring) : ring_(ring) {}
 
-  Task<Result<std::unique_ptr<Listener>>> Listen(const Address& addr,
-                                                 ListenOptions opts) override;
+  Task<Result<std::unique_ptr<Listener>>> Listen(const Address& addr, ListenOptions opts) override;
   Task<Result<std::unique_ptr<Socket>>> Connect(const Address& addr) override;
 
   Ring& ring() { return ring_; }

@@ -22,31 +22,31 @@ using testing::Harness;
 using Bytes = std::vector<std::byte>;
 
 // gtest's ASSERT_* return from the function, which a coroutine cannot do: these co_return.
-#define CO_ASSERT_TRUE(cond)                           \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ADD_FAILURE() << "expected true: " #cond;        \
-      co_return;                                       \
-    }                                                  \
+#define CO_ASSERT_TRUE(cond)                    \
+  do {                                          \
+    if (!(cond)) {                              \
+      ADD_FAILURE() << "expected true: " #cond; \
+      co_return;                                \
+    }                                           \
   } while (0)
 
-#define CO_ASSERT_OK(expr)                                          \
-  do {                                                              \
-    ::runnel::Status co_assert_status_ = (expr);                    \
-    if (!co_assert_status_.ok()) {                                  \
+#define CO_ASSERT_OK(expr)                                            \
+  do {                                                                \
+    ::runnel::Status co_assert_status_ = (expr);                      \
+    if (!co_assert_status_.ok()) {                                    \
       ADD_FAILURE() << #expr << ": " << co_assert_status_.ToString(); \
-      co_return;                                                    \
-    }                                                               \
+      co_return;                                                      \
+    }                                                                 \
   } while (0)
 
 #define CO_ASSIGN_OK(lhs, expr) \
   CO_ASSIGN_OK_IMPL(RUNNEL_CONCAT(co_assign_result_, __LINE__), lhs, expr)
-#define CO_ASSIGN_OK_IMPL(tmp, lhs, expr)                            \
-  auto tmp = (expr);                                                 \
-  if (!tmp.ok()) {                                                   \
-    ADD_FAILURE() << #expr << ": " << tmp.status().ToString();       \
-    co_return;                                                       \
-  }                                                                  \
+#define CO_ASSIGN_OK_IMPL(tmp, lhs, expr)                      \
+  auto tmp = (expr);                                           \
+  if (!tmp.ok()) {                                             \
+    ADD_FAILURE() << #expr << ": " << tmp.status().ToString(); \
+    co_return;                                                 \
+  }                                                            \
   lhs = std::move(tmp).value()
 
 Bytes ToBytes(std::string_view s) {
@@ -97,8 +97,7 @@ TEST_P(IoContract, FileReadWriteShortReadsAndExtension) {
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
     const std::string path = JoinPath(dir, "f");
-    CO_ASSIGN_OK(std::unique_ptr<File> f,
-                 co_await io.fs().Open(path, OpenOptions{.create = true}));
+    CO_ASSIGN_OK(std::unique_ptr<File> f, co_await io.fs().Open(path, OpenOptions{.create = true}));
     EXPECT_EQ(f->path(), path);
     CO_ASSERT_OK(co_await f->WriteAt(0, ToBytes("hello world")));
     CO_ASSIGN_OK(uint64_t size, co_await f->Size());
@@ -229,7 +228,8 @@ TEST_P(IoContract, FileOpenOptions) {
     EXPECT_TRUE(again.status().Is(ErrorKind::kAlreadyExists)) << again.status().ToString();
 
     // create without exclusive opens the existing file and keeps its bytes.
-    CO_ASSIGN_OK(std::unique_ptr<File> keep, co_await io.fs().Open(path, OpenOptions{.create = true}));
+    CO_ASSIGN_OK(std::unique_ptr<File> keep,
+                 co_await io.fs().Open(path, OpenOptions{.create = true}));
     CO_ASSIGN_OK(uint64_t size, co_await keep->Size());
     EXPECT_EQ(size, 3u);
     CO_ASSERT_OK(co_await keep->Close());
@@ -248,9 +248,9 @@ TEST_P(IoContract, FileDirectIoAlignedRoundTrip) {
   const std::string dir = harness_->TempDir();
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
-    CO_ASSIGN_OK(std::unique_ptr<File> f,
-                 co_await io.fs().Open(JoinPath(dir, "d"),
-                                       OpenOptions{.create = true, .direct = true}));
+    CO_ASSIGN_OK(
+        std::unique_ptr<File> f,
+        co_await io.fs().Open(JoinPath(dir, "d"), OpenOptions{.create = true, .direct = true}));
     AlignedBuffer out(2 * kDirectIoAlignment);
     io.rng().Fill(out.span());
     CO_ASSERT_OK(co_await f->WriteAt(0, out.span()));
@@ -411,8 +411,7 @@ TEST_P(IoContract, SocketEchoLargeTransfersBothWays) {
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
     constexpr size_t kBytes = 8 << 20;
-    CO_ASSIGN_OK(std::unique_ptr<Listener> listener,
-                 co_await io.net().Listen(Address{host, 0}));
+    CO_ASSIGN_OK(std::unique_ptr<Listener> listener, co_await io.net().Listen(Address{host, 0}));
     const Address at = listener->local();
     EXPECT_EQ(at.host, host);
     EXPECT_NE(at.port, 0);
@@ -425,8 +424,8 @@ TEST_P(IoContract, SocketEchoLargeTransfersBothWays) {
       RUNNEL_CO_ASSIGN_OR_RETURN(out, co_await l.Accept());
       co_return co_await EchoUntilEof(*out);
     };
-    auto client_side = [](Io& io, Address at, std::unique_ptr<Socket>& out,
-                          const Bytes& data, Bytes& echoed) -> Task<Status> {
+    auto client_side = [](Io& io, Address at, std::unique_ptr<Socket>& out, const Bytes& data,
+                          Bytes& echoed) -> Task<Status> {
       RUNNEL_CO_ASSIGN_OR_RETURN(out, co_await io.net().Connect(at));
       // Send and receive at once on one socket: 8 MiB does not fit in the socket buffers.
       std::vector<Task<Status>> both;
@@ -460,8 +459,7 @@ TEST_P(IoContract, ConnectToClosedPortIsRefused) {
   const std::string host = harness_->LoopbackHost();
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
-    CO_ASSIGN_OK(std::unique_ptr<Listener> listener,
-                 co_await io.net().Listen(Address{host, 0}));
+    CO_ASSIGN_OK(std::unique_ptr<Listener> listener, co_await io.net().Listen(Address{host, 0}));
     const Address at = listener->local();
     CO_ASSERT_OK(co_await listener->Close());
     Result<std::unique_ptr<Socket>> s = co_await io.net().Connect(at);
@@ -475,8 +473,7 @@ TEST_P(IoContract, ShutdownWriteGivesEofAndTheOtherWayStaysOpen) {
   const std::string host = harness_->LoopbackHost();
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
-    CO_ASSIGN_OK(std::unique_ptr<Listener> listener,
-                 co_await io.net().Listen(Address{host, 0}));
+    CO_ASSIGN_OK(std::unique_ptr<Listener> listener, co_await io.net().Listen(Address{host, 0}));
     auto server = [](Listener& l, std::vector<std::string>& log) -> Task<Status> {
       RUNNEL_CO_ASSIGN_OR_RETURN(std::unique_ptr<Socket> s, co_await l.Accept());
       Bytes ping(4);
@@ -508,8 +505,8 @@ TEST_P(IoContract, ShutdownWriteGivesEofAndTheOtherWayStaysOpen) {
     std::vector<Status> r = co_await WhenAll(std::move(sides));
     EXPECT_TRUE(r[0].ok()) << r[0].ToString();
     EXPECT_TRUE(r[1].ok()) << r[1].ToString();
-    EXPECT_EQ(log, (std::vector<std::string>{"server got ping", "server saw eof",
-                                             "client got pong", "client saw eof"}));
+    EXPECT_EQ(log, (std::vector<std::string>{"server got ping", "server saw eof", "client got pong",
+                                             "client saw eof"}));
     CO_ASSERT_OK(co_await listener->Close());
     finished = true;
   });
@@ -520,8 +517,7 @@ TEST_P(IoContract, CloseFailsPendingRecvAndAccept) {
   const std::string host = harness_->LoopbackHost();
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
-    CO_ASSIGN_OK(std::unique_ptr<Listener> listener,
-                 co_await io.net().Listen(Address{host, 0}));
+    CO_ASSIGN_OK(std::unique_ptr<Listener> listener, co_await io.net().Listen(Address{host, 0}));
     CO_ASSIGN_OK(std::unique_ptr<Socket> client, co_await io.net().Connect(listener->local()));
     CO_ASSIGN_OK(std::unique_ptr<Socket> server_side, co_await listener->Accept());
 
@@ -585,11 +581,16 @@ TEST_P(IoContract, SendFileSendsExactlyTheFileBytes) {
       uint64_t len;
     };
     const std::vector<Range> ranges = {
-        {0, kFileBytes}, {1, 1},      {4097, 777},          {12345, (1 << 20) + 3},
-        {kFileBytes - 1, 1}, {7, 0}, {999999, (2 << 20) + 1}, {0, 65536},
+        {0, kFileBytes},
+        {1, 1},
+        {4097, 777},
+        {12345, (1 << 20) + 3},
+        {kFileBytes - 1, 1},
+        {7, 0},
+        {999999, (2 << 20) + 1},
+        {0, 65536},
     };
-    CO_ASSIGN_OK(std::unique_ptr<Listener> listener,
-                 co_await io.net().Listen(Address{host, 0}));
+    CO_ASSIGN_OK(std::unique_ptr<Listener> listener, co_await io.net().Listen(Address{host, 0}));
     auto server = [](Listener& l, File& f, const std::vector<Range>& ranges,
                      uint64_t file_bytes) -> Task<Status> {
       RUNNEL_CO_ASSIGN_OR_RETURN(std::unique_ptr<Socket> s, co_await l.Accept());
@@ -661,8 +662,7 @@ TEST_P(IoContract, WhenAllOverManyConcurrentRoundTrips) {
   bool finished = false;
   Run(1, [&](Io& io) -> Task<void> {
     constexpr int kConnections = 200;
-    CO_ASSIGN_OK(std::unique_ptr<Listener> listener,
-                 co_await io.net().Listen(Address{host, 0}));
+    CO_ASSIGN_OK(std::unique_ptr<Listener> listener, co_await io.net().Listen(Address{host, 0}));
     auto clients = [](Io& io, Address at, std::vector<Result<std::string>>& out) -> Task<Status> {
       std::vector<Task<Result<std::string>>> trips;
       for (int i = 0; i < kConnections; i++) trips.push_back(RoundTrip(io, at, i));
@@ -724,8 +724,8 @@ TEST_P(IoContract, TimersCancel) {
     const Instant now = clock.Now();
     TimerId never = clock.StartTimer(now + std::chrono::milliseconds(20),
                                      [&log] { log.push_back("cancelled timer fired"); });
-    TimerId fires = clock.StartTimer(now + std::chrono::milliseconds(10),
-                                     [&log] { log.push_back("fired"); });
+    TimerId fires =
+        clock.StartTimer(now + std::chrono::milliseconds(10), [&log] { log.push_back("fired"); });
     EXPECT_NE(never, fires);
     EXPECT_TRUE(clock.CancelTimer(never));
     EXPECT_FALSE(clock.CancelTimer(never));
@@ -746,14 +746,14 @@ TEST_P(IoContract, WithTimeoutTimesOutOrPasses) {
     };
     slow = co_await WithTimeout(io.executor(), io.clock(), std::chrono::milliseconds(30),
                                 sleepy(io, std::chrono::seconds(2), Status::Ok()));
-    fast_error = co_await WithTimeout(io.executor(), io.clock(), std::chrono::seconds(10),
-                                      sleepy(io, std::chrono::milliseconds(1),
-                                             Status::Io("fast failure")));
-    fast_value = co_await WithTimeout<int>(
-        io.executor(), io.clock(), std::chrono::seconds(10), [](Io& io) -> Task<Result<int>> {
-          co_await io.Sleep(std::chrono::milliseconds(2));
-          co_return 7;
-        }(io));
+    fast_error =
+        co_await WithTimeout(io.executor(), io.clock(), std::chrono::seconds(10),
+                             sleepy(io, std::chrono::milliseconds(1), Status::Io("fast failure")));
+    fast_value = co_await WithTimeout<int>(io.executor(), io.clock(), std::chrono::seconds(10),
+                                           [](Io& io) -> Task<Result<int>> {
+                                             co_await io.Sleep(std::chrono::milliseconds(2));
+                                             co_return 7;
+                                           }(io));
   });
   EXPECT_TRUE(slow.Is(ErrorKind::kTimeout)) << slow.ToString();
   EXPECT_TRUE(fast_error.Is(ErrorKind::kIo)) << fast_error.ToString();
@@ -847,9 +847,9 @@ TEST_P(IoContract, ManyConcurrentInvokesAcrossThreeShards) {
     results = co_await WhenAll(std::move(calls));
     // Read each counter on its own shard.
     for (ShardId s = 0; s < 3; s++) {
-      uint64_t v = co_await Invoke<uint64_t>(io.shards(), s, [&counters](Io& there) -> Task<uint64_t> {
-        co_return counters[there.shard()];
-      });
+      uint64_t v = co_await Invoke<uint64_t>(
+          io.shards(), s,
+          [&counters](Io& there) -> Task<uint64_t> { co_return counters[there.shard()]; });
       read_back.push_back(v);
     }
     // 0 -> 1 -> 2 and back, with SwitchTo in the middle.

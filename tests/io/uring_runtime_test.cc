@@ -230,8 +230,8 @@ TEST(Runtime, StopDestroysSuspendedWorkAndClosesEveryFd) {
       auto server_side2 = co_await (*listener)->Accept();
       auto file = co_await io.fs().Open(dir + "/big", OpenOptions{.create = true});
       auto file2 = co_await io.fs().Open(dir + "/held", OpenOptions{.create = true});
-      if (!client.ok() || !server_side.ok() || !client2.ok() || !server_side2.ok() ||
-          !file.ok() || !file2.ok()) {
+      if (!client.ok() || !server_side.ok() || !client2.ok() || !server_side2.ok() || !file.ok() ||
+          !file2.ok()) {
         ADD_FAILURE() << "setup failed";
         co_return;
       }
@@ -273,9 +273,8 @@ TEST(Runtime, RunLimitStopsAHungMain) {
   const size_t fds_before = CountOpenFds();
   {
     auto rt = MakeRuntime(UringOptions{.shards = 2});
-    Status s = rt->Run(
-        [](Io& io) -> Task<void> { co_await io.Sleep(std::chrono::hours(1)); }, RunOn::kShard0,
-        std::chrono::milliseconds(100));
+    Status s = rt->Run([](Io& io) -> Task<void> { co_await io.Sleep(std::chrono::hours(1)); },
+                       RunOn::kShard0, std::chrono::milliseconds(100));
     EXPECT_TRUE(s.Is(ErrorKind::kTimeout)) << s.ToString();
     EXPECT_EQ(rt->roots_destroyed(), 1u);
   }
