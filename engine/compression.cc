@@ -95,6 +95,7 @@ Status GzipDecompress(z_stream& s, std::span<const std::byte> in, size_t bytes_m
     return Status::Corruption("gzip: cannot reset the inflate stream");
   }
   if (in.empty()) return Status::Corruption("gzip: empty input");
+  if (in.size() > UINT32_MAX) return Status::Limit("gzip: input larger than 4 GiB");
   OutputWindow w(out, bytes_max, in.size());
   s.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
   s.avail_in = static_cast<uInt>(in.size());
@@ -225,6 +226,10 @@ Status Lz4Decompress(LZ4F_dctx* ctx, std::span<const std::byte> in, size_t bytes
     in_pos += src_bytes;
     w.Produced(dst_bytes);
     if (w.over_limit()) return LimitError(Codec::kLz4, bytes_max);
+    if (hint != 0 && src_bytes == 0 && dst_bytes == 0 && w.free_bytes() != 0) {
+      LZ4F_resetDecompressionContext(ctx);
+      return Status::Corruption("lz4: no progress");
+    }
     // All input taken, the frame unfinished and room left over: the frame is cut short.
     if (hint != 0 && in_pos == in.size() && w.free_bytes() != 0) {
       LZ4F_resetDecompressionContext(ctx);
@@ -260,6 +265,7 @@ Status ZstdDecompress(ZSTD_DCtx* ctx, std::span<const std::byte> in, size_t byte
   while (ib.pos < ib.size || hint != 0) {
     if (!w.Grow()) return LimitError(Codec::kZstd, bytes_max);
     ZSTD_outBuffer ob{w.free_begin(), w.free_bytes(), 0};
+    const size_t in_before = ib.pos;
     hint = ZSTD_decompressStream(ctx, &ob, &ib);
     if (ZSTD_isError(hint)) {
       ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
@@ -270,6 +276,10 @@ Status ZstdDecompress(ZSTD_DCtx* ctx, std::span<const std::byte> in, size_t byte
     }
     w.Produced(ob.pos);
     if (w.over_limit()) return LimitError(Codec::kZstd, bytes_max);
+    if (hint != 0 && ib.pos == in_before && ob.pos == 0 && w.free_bytes() != 0) {
+      ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
+      return Status::Corruption("zstd: no progress");
+    }
     if (hint != 0 && ib.pos == ib.size && w.free_bytes() != 0) {
       ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
       return Status::Corruption("zstd: truncated frame");

@@ -284,6 +284,11 @@ Result<RecordIterator> RecordReader::Open(const RecordBatchView& batch) {
     }
     return batch.UncompressedRecords();
   }
+  // An empty record section holds no records whatever the codec says (a compacted batch kept
+  // only for its producer state may look like this).
+  if (batch.records_bytes().empty() && batch.record_count() == 0) {
+    return RecordIterator(Bytes(), batch.iteration_context());
+  }
   Status s = decompressor_.Decompress(batch.codec(), batch.records_bytes(), decompressed_bytes_max_,
                                       scratch_);
   if (!s.ok()) return s.WithContext(fmt::format("batch at offset {}", batch.base_offset().value()));

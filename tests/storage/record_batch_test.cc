@@ -476,6 +476,31 @@ TEST(RecordBatch, CompactionShapedBatches) {
   EXPECT_FALSE(ValidateForAppend(*v, reader).ok());
 }
 
+TEST(RecordBatch, EmptyBatchesIterateWhateverTheCodec) {
+  for (Codec c : {Codec::kNone, Codec::kGzip, Codec::kZstd}) {
+    RawHeader h;
+    h.attributes = static_cast<uint16_t>(c);
+    h.last_offset_delta = 4;  // the range a compacted-away batch covered
+    const auto bytes = AssembleBatch(h, {});
+    Result<RecordBatchView> v = RecordBatchView::Parse(bytes);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    RecordReader reader(kDecompressedMax);
+    Result<RecordsSummary> s = ValidateRecords(*v, reader);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->record_count, 0);
+    EXPECT_EQ(v->next_offset(), Offset(5));
+  }
+  // But a compressed empty section that claims records is corrupt.
+  RawHeader h;
+  h.attributes = static_cast<uint16_t>(Codec::kGzip);
+  h.record_count = 1;
+  const auto bytes = AssembleBatch(h, {});
+  Result<RecordBatchView> v = RecordBatchView::Parse(bytes);
+  ASSERT_TRUE(v.ok());
+  RecordReader reader(kDecompressedMax);
+  EXPECT_TRUE(ValidateRecords(*v, reader).status().Is(ErrorKind::kCorruption));
+}
+
 TEST(RecordBatch, BuilderOptionsLandInTheHeader) {
   BatchOptions o;
   o.base_offset = Offset(40);
