@@ -470,6 +470,10 @@ class Generator:
     def struct_decl(self, m, st, top, out, ind):
         p = " " * ind
         out.append(f"{p}struct {st.name} {{")
+        if not top:
+            # User-provided, so std::optional<{st.name}> sees it as default-constructible
+            # before the enclosing message struct is complete (clang checks that early).
+            out.append(f"{p}  {st.name}() {{}}")
         if top:
             for child in st.children:
                 self.struct_decl(m, child, False, out, ind + 2)
