@@ -113,8 +113,7 @@ void FaultSchedule::Start() {
   for (const auto& [enabled, kind] : kinds) {
     if (enabled && !nodes_.empty()) ScheduleNext(kind);
   }
-  world_.At(
-      std::max(options_.end, world_.now()), [this] { HealEverything(); }, "heal");
+  world_.At(std::max(options_.end, world_.now()), [this] { HealEverything(); });
 }
 
 Duration FaultSchedule::Interval(Kind kind) const {
@@ -143,8 +142,7 @@ void FaultSchedule::ScheduleNext(Kind kind) {
   const double wait = -mean * std::log(1.0 - rng_.Real());
   const Duration at = world_.now() + Duration(static_cast<int64_t>(std::min(wait, 1e15)));
   if (at >= options_.end) return;
-  world_.At(
-      at, [this, kind] { Fire(kind); }, "fault");
+  world_.At(at, [this, kind] { Fire(kind); });
 }
 
 void FaultSchedule::Fire(Kind kind) {

@@ -177,8 +177,8 @@ void SimWorld::PauseNode(NodeId id, Duration d) {
     paused_nodes_++;
   }
   const uint64_t epoch = ++n.pause_epoch_;
-  At(
-      Duration(until), [this, id, epoch] { Unpause(id, epoch); }, "pause-end");
+  ScheduleAt(until, kWorldNode, 0, EventKind::kPauseEnd, id,
+             [this, id, epoch] { Unpause(id, epoch); });
 }
 
 void SimWorld::Unpause(NodeId id, uint64_t pause_epoch) {
@@ -242,14 +242,21 @@ void SimWorld::MakeReady(NodeId node_id, ShardId shard, std::coroutine_handle<> 
   ready_.push_back(Ready{seq, node_id, shard, EventKind::kResume, seq, h, nullptr});
 }
 
-void SimWorld::At(Duration at, std::function<void()> fn, std::string_view what) {
-  (void)what;
+void SimWorld::At(Duration at, std::function<void()> fn) {
   ScheduleAt(at.count(), kWorldNode, 0, EventKind::kCall, 0, std::move(fn));
 }
 
-void SimWorld::After(Duration d, std::function<void()> fn, std::string_view what) {
-  (void)what;
+void SimWorld::After(Duration d, std::function<void()> fn) {
   ScheduleAfter(d, kWorldNode, 0, EventKind::kCall, 0, std::move(fn));
+}
+
+RunStop SimWorld::RunTask(NodeId node_id, ShardId shard, Task<void> task, RunLimits limits) {
+  auto done = std::make_shared<bool>(false);
+  Spawn(node_id, shard, [](Task<void> t, std::shared_ptr<bool> done) -> Task<void> {
+    co_await std::move(t);
+    *done = true;
+  }(std::move(task), done));
+  return RunUntil([&done] { return *done; }, limits);
 }
 
 void SimWorld::Fail(std::string message) {

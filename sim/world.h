@@ -179,8 +179,12 @@ class SimWorld {
   uint64_t steps() const { return steps_; }
 
   // Runs `fn` on the world (node 0) at world time `at` (or after `d`).
-  void At(Duration at, std::function<void()> fn, std::string_view what = "call");
-  void After(Duration d, std::function<void()> fn, std::string_view what = "call");
+  void At(Duration at, std::function<void()> fn);
+  void After(Duration d, std::function<void()> fn);
+
+  // Spawns `task` on (node, shard) and runs the world until it finished (kPredicate) or a limit
+  // or failure stopped the run. A convenience for tests.
+  RunStop RunTask(NodeId node, ShardId shard, Task<void> task, RunLimits limits = {});
 
   // --- Failures and trace --------------------------------------------------------------------
   // Records an invariant violation; the current Run returns kFailed. The first message is kept.

@@ -353,3 +353,70 @@ TEST(SimWorld, RunLimitsStopTheRun) {
 
 }  // namespace
 }  // namespace runnel::sim
+
+namespace runnel::sim {
+namespace {
+
+std::set<std::string> EnabledSites(uint64_t seed) {
+  SimWorld world(seed, WorldOptions{.buggify = {.enabled = true,
+                                                .site_enable_probability = 0.5,
+                                                .fire_probability = 0.5}});
+  std::set<std::string> enabled;
+  for (int i = 0; i < 40; i++) {
+    const std::string site = "site." + std::to_string(i);
+    if (world.buggifier().SiteEnabled(site)) enabled.insert(site);
+  }
+  return enabled;
+}
+
+TEST(SimBuggifier, OffByDefault) {
+  SimWorld world(1);
+  NodeId n = world.AddNode();
+  Io& io = world.node(n).io(0);
+  EXPECT_TRUE(io.simulated());
+  for (int i = 0; i < 100; i++) EXPECT_FALSE(io.Buggify("anything"));
+}
+
+TEST(SimBuggifier, SitesAreEnabledPerSeedAndFireWithTheirProbability) {
+  const std::set<std::string> a = EnabledSites(7);
+  EXPECT_EQ(a, EnabledSites(7));
+  EXPECT_NE(a, EnabledSites(8));
+  EXPECT_GT(a.size(), 5u);
+  EXPECT_LT(a.size(), 35u);
+  SimWorld world(7, WorldOptions{.buggify = {.enabled = true,
+                                             .site_enable_probability = 0.5,
+                                             .fire_probability = 0.5}});
+  NodeId n = world.AddNode();
+  Io& io = world.node(n).io(0);
+  const std::string on = *a.begin();
+  std::string off;
+  for (int i = 0; off.empty(); i++) {
+    if (!a.count("site." + std::to_string(i))) off = "site." + std::to_string(i);
+  }
+  int fired_on = 0, fired_off = 0;
+  for (int i = 0; i < 1000; i++) {
+    fired_on += io.Buggify(on) ? 1 : 0;
+    fired_off += io.Buggify(off) ? 1 : 0;
+  }
+  EXPECT_GT(fired_on, 400);
+  EXPECT_LT(fired_on, 600);
+  EXPECT_EQ(fired_off, 0);
+  EXPECT_EQ(world.buggifier().sites().at(on).fired, static_cast<uint64_t>(fired_on));
+}
+
+TEST(SimWorld, RunTaskRunsOneTaskToCompletion) {
+  SimWorld world(3);
+  NodeId n = world.AddNode(NodeOptions{.shards = 2});
+  int value = 0;
+  EXPECT_EQ(world.RunTask(n, 1,
+                          [](Io& io, int* v) -> Task<void> {
+                            co_await io.Sleep(5s);
+                            *v = static_cast<int>(io.shard()) + 41;
+                          }(world.node(n).io(1), &value)),
+            RunStop::kPredicate);
+  EXPECT_EQ(value, 42);
+  EXPECT_GE(world.now(), 5s);
+}
+
+}  // namespace
+}  // namespace runnel::sim
