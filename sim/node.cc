@@ -52,7 +52,7 @@ void SimShard::Post(ShardId to, std::coroutine_handle<> h) {
 Io& SimShard::IoOf(ShardId id) { return node_.io(id); }
 
 void SimShard::OnRootStart(std::coroutine_handle<> root) {
-  const uint64_t order = ++next_root_;
+  const uint64_t order = ++node_.next_root_;
   roots_.emplace(order, root);
   root_order_.emplace(root.address(), order);
 }
@@ -64,16 +64,13 @@ void SimShard::OnRootDone(std::coroutine_handle<> root) {
   root_order_.erase(it);
 }
 
-void SimShard::DestroyRoots() {
-  // Newest first: later roots usually borrow from earlier ones (a connection handler from its
-  // server), so their destructors run while what they borrow still exists.
-  while (!roots_.empty()) {
-    auto it = std::prev(roots_.end());
-    std::coroutine_handle<> root = it->second;
-    root_order_.erase(root.address());
-    roots_.erase(it);
-    root.destroy();
-  }
+void SimShard::DestroyNewestRoot() {
+  RUNNEL_ASSERT(!roots_.empty(), "no root to destroy on shard {}.{}", node_.id(), id_);
+  auto it = std::prev(roots_.end());
+  std::coroutine_handle<> root = it->second;
+  root_order_.erase(root.address());
+  roots_.erase(it);
+  root.destroy();
 }
 
 SimNode::SimNode(SimWorld& world, NodeId id, NodeOptions options)
@@ -128,16 +125,20 @@ void SimNode::TearDown() {
   state_ = State::kGoingDown;
   timers_.clear();
   mailboxes_.clear();
-  for (auto& s : shards_) s->DestroyRoots();
-  // Destructors run above may have spawned roots on shards already emptied.
-  for (bool again = true; again;) {
-    again = false;
+  // Newest root first, across all shards: later roots usually borrow from earlier ones (a
+  // connection handler from its server, a shard's worker from the node's boot task), so their
+  // destructors run while what they borrow still exists. Destructors may spawn more roots;
+  // those are newest and go next.
+  for (;;) {
+    SimShard* newest = nullptr;
     for (auto& s : shards_) {
-      if (s->roots() > 0) {
-        s->DestroyRoots();
-        again = true;
+      if (s->newest_root() != 0 &&
+          (newest == nullptr || s->newest_root() > newest->newest_root())) {
+        newest = s.get();
       }
     }
+    if (newest == nullptr) break;
+    newest->DestroyNewestRoot();
   }
   timers_.clear();
   mailboxes_.clear();

@@ -43,8 +43,10 @@ class SimShard final : public Executor, public Shards {
   SimNode& node() { return node_; }
   size_t roots() const { return roots_.size(); }
 
-  // Destroys every root frame, newest first, until none is left (destructors may spawn).
-  void DestroyRoots();
+  // Start order of the newest live root (0 if none); orders are node-wide.
+  uint64_t newest_root() const { return roots_.empty() ? 0 : roots_.rbegin()->first; }
+  // Destroys the newest live root frame (and every frame it awaits).
+  void DestroyNewestRoot();
 
  protected:
   void OnRootStart(std::coroutine_handle<> root) override;
@@ -120,6 +122,7 @@ class SimNode {
   std::vector<std::unique_ptr<SimShard>> shards_;
   std::map<TimerId, SimWorld::EventKey> timers_;
   TimerId next_timer_ = 0;
+  uint64_t next_root_ = 0;  // start order of roots, across the node's shards
   std::map<std::pair<ShardId, ShardId>, Mailbox> mailboxes_;
   // Pause state (SimWorld).
   bool paused_ = false;

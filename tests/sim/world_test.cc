@@ -420,3 +420,32 @@ TEST(SimWorld, RunTaskRunsOneTaskToCompletion) {
 
 }  // namespace
 }  // namespace runnel::sim
+
+namespace runnel::sim {
+namespace {
+
+struct Logged {
+  std::vector<std::string>* log;
+  std::string name;
+  ~Logged() { log->push_back(name); }
+};
+
+TEST(SimWorld, CrashDestroysRootsNewestFirstAcrossShards) {
+  SimWorld world(21);
+  NodeId n = world.AddNode(NodeOptions{.shards = 3});
+  std::vector<std::string> log;
+  auto holder = [](Io& io, std::vector<std::string>* log, std::string name) -> Task<void> {
+    Logged l{log, std::move(name)};
+    co_await io.Sleep(1h);
+  };
+  // Spawned in this order on shards 2, 0, 1: destroyed in the reverse order, whatever the shard.
+  world.Spawn(n, 2, holder(world.node(n).io(2), &log, "first"));
+  world.Spawn(n, 0, holder(world.node(n).io(0), &log, "second"));
+  world.Spawn(n, 1, holder(world.node(n).io(1), &log, "third"));
+  world.RunFor(1s);
+  world.CrashNode(n);
+  EXPECT_EQ(log, (std::vector<std::string>{"third", "second", "first"}));
+}
+
+}  // namespace
+}  // namespace runnel::sim
