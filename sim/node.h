@@ -60,9 +60,9 @@ class SimShard final : public Executor, public Shards {
   SimFs fs_;
   SimNet net_;
   Io io_;
-  uint64_t next_root_ = 0;
-  std::map<uint64_t, std::coroutine_handle<>> roots_;  // by start order
-  std::unordered_map<void*, uint64_t> root_order_;     // frame address -> start order (lookup only)
+  std::map<uint64_t, std::coroutine_handle<>> roots_;  // by node-wide start order
+  // Frame address -> start order. Lookup only, never iterated.
+  std::unordered_map<void*, uint64_t> root_order_;  // NOLINT(determinism): lookup only
 };
 
 // One simulated machine: its disk (kept across stops and crashes), its clocks, and while it is
@@ -89,7 +89,7 @@ class SimNode {
 
   SimWorld& world() { return world_; }
   SimDisk& disk() { return *disk_; }
-  NodeClock& clock() { return clock_; }
+  NodeClock& clock() { return clock_; }  // NOLINT(determinism): the simulated clock
   const NodeOptions& options() const { return options_; }
 
   // The node's clocks now.
