@@ -34,29 +34,41 @@ constexpr uint32_t kSyncEveryBlocks = 16;  // fdatasync every 16 MiB
 
 struct Options {
   std::string dir;              // default: a fresh directory under the current one
-  uint64_t file_mib = 2048;     // bytes written per file measurement
+  uint64_t file_mib = 512;      // bytes written per file measurement
   uint32_t qd = 1;              // writes in flight (fio --iodepth)
   int seconds = 2;              // per network measurement
   int rounds = 3;               // each figure is the best of this many interleaved runs
   size_t net_kib = 1024;        // Send/Recv buffer size
-  uint64_t sendfile_mib = 256;  // the cached file SendFile sends again and again
+  // The cached file SendFile sends again and again. Small, like the one buffer iperf3 -Z re-sends:
+  // the receiving copy then reads hot memory in both.
+  uint64_t sendfile_mib = 4;
   std::string only;             // "files" or "net": run one half
+  bool reference = true;        // run fio and iperf3 too
 };
 
 struct Figure {
   std::string name;
   std::string unit;
-  std::vector<double> ours = {};  // one sample per round that worked
-  std::vector<double> theirs = {};
-  void Add(std::optional<double> o, std::optional<double> t) {
+  std::vector<Measured> ours = {};  // one sample per round that worked
+  std::vector<Measured> theirs = {};
+  void Add(std::optional<Measured> o, std::optional<Measured> t) {
     if (o) ours.push_back(*o);
     if (t) theirs.push_back(*t);
   }
 };
 
-std::optional<double> Best(const std::vector<double>& v) {
+// The highest rate, and the lowest CPU per byte, over the rounds.
+std::optional<double> BestRate(const std::vector<Measured>& v) {
   if (v.empty()) return std::nullopt;
-  return *std::max_element(v.begin(), v.end());
+  double best = 0;
+  for (const Measured& m : v) best = std::max(best, m.rate);
+  return best;
+}
+std::optional<double> BestCpu(const std::vector<Measured>& v) {
+  if (v.empty()) return std::nullopt;
+  double best = v[0].cpu_ns_per_byte;
+  for (const Measured& m : v) best = std::min(best, m.cpu_ns_per_byte);
+  return best;
 }
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
@@ -132,12 +144,14 @@ Task<Result<double>> SequentialWrites(Io& io, WriteJob job) {
   co_return static_cast<double>(job.total_bytes) / Seconds(took);
 }
 
-std::optional<double> OurWrites(const WriteJob& job) {
-  std::optional<double> out;
+std::optional<Measured> OurWrites(const WriteJob& job) {
+  std::optional<Measured> out;
   RunOn(1, [&](Io& io) -> Task<void> {
+    const double cpu0 = CpuSeconds(false);
     Result<double> r = co_await SequentialWrites(io, job);
+    const double cpu = CpuSeconds(false) - cpu0;
     if (r.ok()) {
-      out = *r;
+      out = Measured{*r, cpu * 1e9 / static_cast<double>(job.total_bytes)};
     } else {
       std::fprintf(stderr, "writes: %s\n", r.status().ToString().c_str());
     }
@@ -195,8 +209,8 @@ Task<Status> Sender(Io& io, std::atomic<uint16_t>& port, const Options& opt, Fil
   co_return co_await s->Close();
 }
 
-std::optional<double> OurStream(const Options& opt, bool send_file, const std::string& dir) {
-  std::optional<double> out;
+std::optional<Measured> OurStream(const Options& opt, bool send_file, const std::string& dir) {
+  std::optional<Measured> out;
   RunOn(2, [&](Io& io) -> Task<void> {
     std::unique_ptr<File> file;
     const uint64_t file_bytes = opt.sendfile_mib << 20;
@@ -220,6 +234,7 @@ std::optional<double> OurStream(const Options& opt, bool send_file, const std::s
     }
     std::atomic<uint16_t> port{0};
     StreamResult result;
+    const double cpu0 = CpuSeconds(false);
     std::vector<Task<Status>> sides;
     sides.push_back(Invoke<Status>(io.shards(), 1, [&](Io& there) -> Task<Status> {
       co_return co_await Receiver(there, port, opt.net_kib << 10, result);
@@ -229,7 +244,11 @@ std::optional<double> OurStream(const Options& opt, bool send_file, const std::s
     for (const Status& s : r) {
       if (!s.ok()) std::fprintf(stderr, "stream: %s\n", s.ToString().c_str());
     }
-    if (r[0].ok() && r[1].ok()) out = static_cast<double>(result.bytes) * 8 / Seconds(result.took);
+    const double cpu = CpuSeconds(false) - cpu0;
+    if (r[0].ok() && r[1].ok() && result.bytes > 0) {
+      const double bytes = static_cast<double>(result.bytes);
+      out = Measured{bytes * 8 / Seconds(result.took), cpu * 1e9 / bytes};
+    }
     if (file) {
       (void)co_await file->Close();
       (void)co_await io.fs().Remove(path);
@@ -244,20 +263,27 @@ std::string Fmt(std::optional<double> v, double scale) {
   return v ? fmt::format("{:9.2f}", *v / scale) : fmt::format("{:>9}", "n/a");
 }
 
-std::string Samples(const std::vector<double>& v, double scale) {
+std::string Samples(const std::vector<Measured>& v, double scale) {
   std::string out;
-  for (double x : v) out += fmt::format("{}{:.2f}", out.empty() ? "" : " ", x / scale);
+  for (const Measured& m : v) {
+    out += fmt::format("{}{:.1f}", out.empty() ? "" : " ", m.rate / scale);
+  }
   return out.empty() ? "-" : out;
+}
+
+std::string Ratio(std::optional<double> a, std::optional<double> b) {
+  return a && b && *b > 0 ? fmt::format("{:5.2f}", *a / *b) : fmt::format("{:>5}", "n/a");
 }
 
 void Print(const Figure& f) {
   const double scale = f.unit == "GiB/s" ? double(1 << 30) : 1e9;
-  const std::optional<double> ours = Best(f.ours), theirs = Best(f.theirs);
-  std::string ratio = ours && theirs && *theirs > 0 ? fmt::format("{:6.2f}", *ours / *theirs)
-                                                    : fmt::format("{:>6}", "n/a");
-  std::printf("%-44s %s %s %-7s %s   [runnel %s | reference %s]\n", f.name.c_str(),
-              Fmt(ours, scale).c_str(), Fmt(theirs, scale).c_str(), f.unit.c_str(), ratio.c_str(),
-              Samples(f.ours, scale).c_str(), Samples(f.theirs, scale).c_str());
+  const std::optional<double> ours = BestRate(f.ours), theirs = BestRate(f.theirs);
+  const std::optional<double> our_cpu = BestCpu(f.ours), their_cpu = BestCpu(f.theirs);
+  std::printf("%-44s %s %s %-6s %s | %s %s %s  [%s | %s]\n", f.name.c_str(),
+              Fmt(ours, scale).c_str(), Fmt(theirs, scale).c_str(), f.unit.c_str(),
+              Ratio(ours, theirs).c_str(), Fmt(our_cpu, 1).c_str(), Fmt(their_cpu, 1).c_str(),
+              Ratio(their_cpu, our_cpu).c_str(), Samples(f.ours, scale).c_str(),
+              Samples(f.theirs, scale).c_str());
   std::fflush(stdout);
 }
 
@@ -296,14 +322,17 @@ bool ParseArgs(int argc, char** argv, Options& opt) {
       opt.net_kib = std::stoul(value());
     } else if (a == "--rounds") {
       opt.rounds = std::stoi(value());
+    } else if (a == "--no-reference") {
+      opt.reference = false;
     } else if (a == "--only") {
       opt.only = value();
     } else if (a == "--sendfile-mib") {
       opt.sendfile_mib = std::stoull(value());
     } else {
-      std::fprintf(stderr,
-                   "usage: runnel-io-bench [--dir DIR] [--file-mib N] [--qd N] [--seconds N] "
-                   "[--net-kib N] [--sendfile-mib N] [--rounds N] [--only files|net]\n");
+      std::fprintf(
+          stderr,
+          "usage: runnel-io-bench [--dir DIR] [--file-mib N] [--qd N] [--seconds N] "
+          "[--net-kib N] [--sendfile-mib N] [--rounds N] [--only files|net] [--no-reference]\n");
       return false;
     }
   }
@@ -329,8 +358,13 @@ int Main(int argc, char** argv) {
       "%zu KiB socket buffers\n",
       opt.dir.c_str(), FsType(opt.dir).c_str(), static_cast<unsigned long>(opt.file_mib), opt.qd,
       opt.seconds, opt.net_kib);
-  std::printf("best of %d interleaved rounds (all samples in brackets)\n", opt.rounds);
-  std::printf("%-44s %9s %9s %-7s %6s\n", "measurement", "runnel", "reference", "unit", "ratio");
+  std::printf(
+      "best of %d interleaved rounds; rate ratio = runnel / reference; cpu ratio = reference "
+      "cpu / runnel cpu (above 1: runnel spends less); [rates of every round: runnel | "
+      "reference]\n",
+      opt.rounds);
+  std::printf("%-44s %9s %9s %-6s %5s | %9s %9s %5s\n", "measurement", "runnel", "reference",
+              "unit", "ratio", "cpu ns/B", "reference", "ratio");
   std::vector<std::string> commands;
 
   const uint64_t total = opt.file_mib << 20;
@@ -349,9 +383,23 @@ int Main(int argc, char** argv) {
     Figure f{c.name, "GiB/s"};
     std::string cmd;
     for (int r = 0; r < opt.rounds; r++) {
-      f.Add(OurWrites(WriteJob{opt.dir + "/runnel-writes.dat", total, opt.qd, c.sync, !c.append}),
-            FioWriteBytesPerSec(
-                FioWrite{opt.dir, total, opt.qd, c.sync ? kSyncEveryBlocks : 0, c.append}, cmd));
+      auto ours = [&] {
+        return OurWrites(
+            WriteJob{opt.dir + "/runnel-writes.dat", total, opt.qd, c.sync, !c.append});
+      };
+      auto theirs = [&]() -> std::optional<Measured> {
+        if (!opt.reference) return std::nullopt;
+        return FioWrite(
+            FioWriteJob{opt.dir, total, opt.qd, c.sync ? kSyncEveryBlocks : 0, c.append}, cmd);
+      };
+      // Alternate who goes first: the device may still be busy with the previous run's writes.
+      if (r % 2 == 0) {
+        auto o = ours();
+        f.Add(o, theirs());
+      } else {
+        auto t = theirs();
+        f.Add(ours(), t);
+      }
     }
     commands.push_back(cmd);
     Print(f);
@@ -364,7 +412,13 @@ int Main(int argc, char** argv) {
         "Gbit/s"};
     std::string cmd;
     for (int r = 0; r < opt.rounds; r++) {
-      f.Add(OurStream(opt, send_file, opt.dir), Iperf3BitsPerSec(opt.seconds, send_file, cmd));
+      if (r % 2 == 0) {
+        auto o = OurStream(opt, send_file, opt.dir);
+        f.Add(o, opt.reference ? Iperf3(opt.seconds, send_file, cmd) : std::nullopt);
+      } else {
+        auto t = opt.reference ? Iperf3(opt.seconds, send_file, cmd) : std::nullopt;
+        f.Add(OurStream(opt, send_file, opt.dir), t);
+      }
     }
     commands.push_back(cmd);
     Print(f);

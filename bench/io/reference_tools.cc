@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,13 @@ std::string Join(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+double CpuSeconds(bool children) {
+  rusage ru{};
+  ::getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 std::optional<std::string> RunCapture(const std::vector<std::string>& argv) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
@@ -113,7 +121,7 @@ std::optional<double> JsonNumber(std::string_view json,
   return v;
 }
 
-std::optional<double> FioWriteBytesPerSec(const FioWrite& job, std::string& command) {
+std::optional<Measured> FioWrite(const FioWriteJob& job, std::string& command) {
   const std::string file = job.dir + "/fio-reference.dat";
   std::vector<std::string> argv = {
       "fio",
@@ -131,14 +139,18 @@ std::optional<double> FioWriteBytesPerSec(const FioWrite& job, std::string& comm
   if (job.append) argv.push_back("--file_append=1");
   command = Join(argv);
   ::unlink(file.c_str());
+  const double cpu0 = CpuSeconds(true);
   std::optional<std::string> out = RunCapture(argv);
+  const double cpu = CpuSeconds(true) - cpu0;
   ::unlink(file.c_str());
   if (!out) return std::nullopt;
   // fio's JSON: jobs[0].write.bw_bytes. The "write" key after "jobs" is the job's write section.
-  return JsonNumber(*out, {"jobs", "write", "bw_bytes"});
+  std::optional<double> bw = JsonNumber(*out, {"jobs", "write", "bw_bytes"});
+  if (!bw) return std::nullopt;
+  return Measured{*bw, cpu * 1e9 / static_cast<double>(job.size_bytes)};
 }
 
-std::optional<double> Iperf3BitsPerSec(int seconds, bool zero_copy, std::string& command) {
+std::optional<Measured> Iperf3(int seconds, bool zero_copy, std::string& command) {
   const uint16_t port = FreeLoopbackPort();
   if (port == 0) return std::nullopt;
   const std::vector<std::string> server = {
@@ -149,6 +161,7 @@ std::optional<double> Iperf3BitsPerSec(int seconds, bool zero_copy, std::string&
       "iperf3", "-c", "127.0.0.1", "-p", std::to_string(port), "-t", std::to_string(seconds), "-J"};
   if (zero_copy) client.push_back("-Z");
   command = Join(server) + " & " + Join(client);
+  const double cpu0 = CpuSeconds(true);
   std::optional<std::string> out;
   // The server needs a moment to listen; the client fails fast until it does.
   for (int attempt = 0; attempt < 50 && !out; attempt++) {
@@ -159,8 +172,12 @@ std::optional<double> Iperf3BitsPerSec(int seconds, bool zero_copy, std::string&
   int status = 0;
   while (::waitpid(server_pid, &status, 0) < 0 && errno == EINTR) {
   }
+  const double cpu = CpuSeconds(true) - cpu0;
   if (!out) return std::nullopt;
-  return JsonNumber(*out, {"end", "sum_received", "bits_per_second"});
+  std::optional<double> bps = JsonNumber(*out, {"end", "sum_received", "bits_per_second"});
+  std::optional<double> bytes = JsonNumber(*out, {"end", "sum_received", "bytes"});
+  if (!bps || !bytes || *bytes <= 0) return std::nullopt;
+  return Measured{*bps, cpu * 1e9 / *bytes};
 }
 
 }  // namespace runnel::bench

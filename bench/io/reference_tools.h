@@ -12,6 +12,16 @@
 
 namespace runnel::bench {
 
+// One measurement: a rate, and the CPU time (user + system, every thread and child process
+// involved) spent per byte moved. CPU per byte is the steadier figure on a busy machine.
+struct Measured {
+  double rate = 0;  // bytes/s for files, bits/s for streams
+  double cpu_ns_per_byte = 0;
+};
+
+// User + system CPU seconds of this process (RUSAGE_SELF) or of its waited-for children.
+double CpuSeconds(bool children);
+
 // Runs argv[0] (looked up in PATH) with its stdout captured; stderr is dropped. nullopt if it
 // could not start or exited non-zero.
 std::optional<std::string> RunCapture(const std::vector<std::string>& argv);
@@ -21,18 +31,18 @@ std::optional<std::string> RunCapture(const std::vector<std::string>& argv);
 std::optional<double> JsonNumber(std::string_view json,
                                  std::initializer_list<std::string_view> path);
 
-struct FioWrite {
+struct FioWriteJob {
   std::string dir;               // where fio's file goes (removed afterwards)
   uint64_t size_bytes = 0;       // --size
   uint32_t iodepth = 1;          // --iodepth
   uint32_t fdatasync_every = 0;  // --fdatasync=N (0: none)
   bool append = false;           // --file_append=1: every write extends the file
 };
-// Returns the write bandwidth in bytes per second and the exact command in `command`.
-std::optional<double> FioWriteBytesPerSec(const FioWrite& job, std::string& command);
+// Returns fio's write bandwidth in bytes per second and the exact command in `command`.
+std::optional<Measured> FioWrite(const FioWriteJob& job, std::string& command);
 
 // Runs `iperf3 -s -1` on a free loopback port and `iperf3 -c 127.0.0.1 -t seconds -J` against it
 // (with -Z: the client sends with sendfile). Returns received bits per second.
-std::optional<double> Iperf3BitsPerSec(int seconds, bool zero_copy, std::string& command);
+std::optional<Measured> Iperf3(int seconds, bool zero_copy, std::string& command);
 
 }  // namespace runnel::bench

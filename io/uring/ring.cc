@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,7 +23,9 @@ constexpr int kRequiredOpcodes[] = {
 
 // Waiting for in-flight operations at shutdown: how long one wait lasts before the cancellation
 // is repeated (an operation queued behind a busy io-wq worker may miss the first one).
-constexpr Duration kDrainRetryWait = std::chrono::milliseconds(100);
+constexpr Duration kDrainRetryWait = std::chrono::milliseconds(10);
+// How long shutdown waits for cancelled operations before it gives up (and aborts).
+constexpr Duration kDrainTimeMax = std::chrono::seconds(60);
 
 std::string ReadSysctl(const char* path) {
   std::ifstream in(path);
@@ -235,11 +238,27 @@ void Ring::Reap() {
 void Ring::StopAndDrain() {
   stopping_ = true;
   if (disabled_) return;  // never enabled: nothing was submitted
+  // The kernel may still write into coroutine frames until every CQE is in, so waiting is the
+  // only safe choice; past kDrainTimeMax the process aborts rather than hang without a word.
+  // The cancellation is repeated: an operation linked behind a running one, or queued for an
+  // io-wq worker, may not be cancellable at the moment of the first attempt.
+  const auto start = std::chrono::steady_clock::now();
   while (in_flight_ > 0) {
+    const auto waited = std::chrono::steady_clock::now() - start;
+    RUNNEL_ASSERT(waited < kDrainTimeMax,
+                  "{} io_uring operations still in flight {} ms after the cancellation", in_flight_,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
     io_uring_sqe* sqe = GetSqe();
     io_uring_prep_cancel(sqe, nullptr, IORING_ASYNC_CANCEL_ANY);
     io_uring_sqe_set_data(sqe, nullptr);
-    Poll(true, kDrainRetryWait);
+    // The cancellation's own CQE satisfies a wait for one, so wait out the retry period unless
+    // everything completed.
+    const auto retry_at = std::chrono::steady_clock::now() + kDrainRetryWait;
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (in_flight_ == 0 || now >= retry_at) break;
+      Poll(true, std::chrono::duration_cast<Duration>(retry_at - now));
+    }
   }
   // Flush anything queued (fire-and-forget cancellations) so the kernel holds no more work.
   Poll(false, Duration::zero());
