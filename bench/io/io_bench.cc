@@ -33,17 +33,17 @@ constexpr size_t kBlockBytes = size_t{1} << 20;
 constexpr uint32_t kSyncEveryBlocks = 16;  // fdatasync every 16 MiB
 
 struct Options {
-  std::string dir;              // default: a fresh directory under the current one
-  uint64_t file_mib = 512;      // bytes written per file measurement
-  uint32_t qd = 1;              // writes in flight (fio --iodepth)
-  int seconds = 2;              // per network measurement
-  int rounds = 3;               // each figure is the best of this many interleaved runs
-  size_t net_kib = 1024;        // Send/Recv buffer size
+  std::string dir;          // default: a fresh directory under the current one
+  uint64_t file_mib = 512;  // bytes written per file measurement
+  uint32_t qd = 1;          // writes in flight (fio --iodepth)
+  int seconds = 2;          // per network measurement
+  int rounds = 3;           // each figure is the best of this many interleaved runs
+  size_t net_kib = 1024;    // Send/Recv buffer size
   // The cached file SendFile sends again and again. Small, like the one buffer iperf3 -Z re-sends:
   // the receiving copy then reads hot memory in both.
   uint64_t sendfile_mib = 4;
-  std::string only;             // "files" or "net": run one half
-  bool reference = true;        // run fio and iperf3 too
+  std::string only;       // "files" or "net": run one half
+  bool reference = true;  // run fio and iperf3 too
 };
 
 struct Figure {
