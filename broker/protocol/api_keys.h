@@ -28,7 +28,7 @@ struct ApiInfo {
   int16_t first_flexible_version;  // -1: no flexible version
   int16_t deprecated_min_version;  // -1: none deprecated
   int16_t deprecated_max_version;
-  bool latest_version_unstable;  // max_version must not be advertised
+  bool latest_version_unstable;   // max_version must not be advertised
   int16_t implement_min_version;  // -1: not implemented by this broker
   int16_t implement_max_version;
   int16_t advertise_min_version;  // -1: not listed in ApiVersions

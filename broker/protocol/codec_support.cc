@@ -9,13 +9,13 @@ Status BadVersion(const char* message, int16_t version) {
 }
 
 Status NotInVersion(const char* field, int16_t version) {
-  return Status::Unsupported(
-      fmt::format("{} is set but version {} cannot carry it (the field is not ignorable)", field,
-                  version));
+  return Status::Unsupported(fmt::format(
+      "{} is set but version {} cannot carry it (the field is not ignorable)", field, version));
 }
 
 Status NullInNonNullableVersion(const char* field, int16_t version) {
-  return Status::Corruption(fmt::format("{} is null, but not nullable in version {}", field, version));
+  return Status::Corruption(
+      fmt::format("{} is null, but not nullable in version {}", field, version));
 }
 
 Status ReadTaggedField(Reader& r, uint32_t* tag, std::span<const uint8_t>* data) {
@@ -31,8 +31,8 @@ Status ReadTaggedField(Reader& r, uint32_t* tag, std::span<const uint8_t>* data)
 
 Status CheckTaggedFieldConsumed(const Reader& field_reader, const char* field) {
   if (!field_reader.empty()) {
-    return Status::Corruption(fmt::format("tagged field {} has {} unread bytes", field,
-                                          field_reader.remaining()));
+    return Status::Corruption(
+        fmt::format("tagged field {} has {} unread bytes", field, field_reader.remaining()));
   }
   return Status::Ok();
 }

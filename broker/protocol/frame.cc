@@ -33,8 +33,8 @@ Result<std::optional<std::span<const uint8_t>>> FrameReader::Next() {
   }
   if (static_cast<uint64_t>(size) > frame_bytes_max_) {
     failed_ = true;
-    return Status::Limit(fmt::format("frame of {} bytes is over the maximum of {} bytes", size,
-                                     frame_bytes_max_));
+    return Status::Limit(
+        fmt::format("frame of {} bytes is over the maximum of {} bytes", size, frame_bytes_max_));
   }
   if (avail - kFrameSizePrefixBytes < static_cast<size_t>(size)) {
     return std::optional<std::span<const uint8_t>>();

@@ -3,10 +3,10 @@
 // trailing-bytes check, and encode size-prefixed request and response frames.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <span>
-
-#include <fmt/format.h>
 
 #include "broker/protocol/api_keys.h"
 #include "broker/protocol/frame.h"
@@ -21,7 +21,7 @@ namespace runnel::protocol {
 struct RequestFrame {
   RequestHeader header;
   int16_t header_version = 0;
-  const ApiInfo* api = nullptr;  // never null after a successful decode
+  const ApiInfo* api = nullptr;   // never null after a successful decode
   std::span<const uint8_t> body;  // points into the frame
   int16_t api_key() const { return header.request_api_key; }
   int16_t api_version() const { return header.request_api_version; }

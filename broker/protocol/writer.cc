@@ -98,7 +98,8 @@ std::vector<std::span<const uint8_t>> Writer::Slices() const {
   size_t owned_pos = 0;
   std::span<const uint8_t> owned(buf_);
   for (const Borrowed& b : borrowed_) {
-    if (b.owned_offset > owned_pos) out.push_back(owned.subspan(owned_pos, b.owned_offset - owned_pos));
+    if (b.owned_offset > owned_pos)
+      out.push_back(owned.subspan(owned_pos, b.owned_offset - owned_pos));
     owned_pos = b.owned_offset;
     if (!b.bytes.empty()) out.push_back(b.bytes);
   }

@@ -80,7 +80,8 @@ class Writer {
   template <typename U>
   void WriteFixed(U v) {
     uint8_t tmp[sizeof(U)];
-    for (size_t i = 0; i < sizeof(U); ++i) tmp[i] = static_cast<uint8_t>(v >> (8 * (sizeof(U) - 1 - i)));
+    for (size_t i = 0; i < sizeof(U); ++i)
+      tmp[i] = static_cast<uint8_t>(v >> (8 * (sizeof(U) - 1 - i)));
     buf_.insert(buf_.end(), tmp, tmp + sizeof(U));
   }
   void WriteNullLength(bool compact, bool classic_int16);

@@ -1,10 +1,10 @@
 // FrameReader: frames split anywhere in the stream come out whole; oversize, negative and
 // truncated frames are clear errors.
+#include "broker/protocol/frame.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "broker/protocol/frame.h"
 
 namespace runnel::protocol {
 namespace {

@@ -26,15 +26,16 @@ TEST(Writer, FixedWidthIsBigEndian) {
   w.WriteInt64(0x0102030405060708);
   w.WriteUint16(0xfffe);
   w.WriteBool(true);
-  EXPECT_EQ(w.Flatten(), Bytes({1, 2, 0xff, 0xff, 0xff, 0xfe, 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xfe, 1}));
+  EXPECT_EQ(w.Flatten(),
+            Bytes({1, 2, 0xff, 0xff, 0xff, 0xfe, 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xfe, 1}));
 }
 
 TEST(Writer, VarintsMatchKafka) {
   Writer w;
-  w.WriteUvarint(300);    // ac 02
-  w.WriteVarint(-1);      // 01
-  w.WriteVarint(1);       // 02
-  w.WriteVarlong(-65);    // 81 01
+  w.WriteUvarint(300);  // ac 02
+  w.WriteVarint(-1);    // 01
+  w.WriteVarint(1);     // 02
+  w.WriteVarlong(-65);  // 81 01
   EXPECT_EQ(w.Flatten(), Bytes({0xac, 0x02, 0x01, 0x02, 0x81, 0x01}));
   EXPECT_EQ(UvarintSize(300), 2u);
   EXPECT_EQ(UvarintSize(std::numeric_limits<uint32_t>::max()), 5u);

@@ -75,7 +75,7 @@ TEST(ApiTable, HeaderVersions) {
   EXPECT_EQ(RequestHeaderVersion(api_versions, 0), 1);
   EXPECT_EQ(RequestHeaderVersion(api_versions, 3), 2);
   EXPECT_EQ(RequestHeaderVersion(api_versions, 99), 2);  // newer client: still parseable
-  EXPECT_EQ(ResponseHeaderVersion(api_versions, 3), 0);   // always v0
+  EXPECT_EQ(ResponseHeaderVersion(api_versions, 3), 0);  // always v0
   const ApiInfo& shutdown = *FindApi(kControlledShutdownKey);
   EXPECT_EQ(RequestHeaderVersion(shutdown, 0), 0);
   EXPECT_EQ(RequestHeaderVersion(shutdown, 1), 1);

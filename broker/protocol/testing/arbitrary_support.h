@@ -21,17 +21,13 @@ inline int32_t ArbInt32() { return *rc::gen::arbitrary<int32_t>(); }
 inline uint32_t ArbUint32() { return *rc::gen::arbitrary<uint32_t>(); }
 inline int64_t ArbInt64() { return *rc::gen::arbitrary<int64_t>(); }
 // Finite doubles only: NaN != NaN would make equality meaningless.
-inline double ArbFloat64() {
-  return static_cast<double>(*rc::gen::arbitrary<int32_t>()) / 7.0;
-}
+inline double ArbFloat64() { return static_cast<double>(*rc::gen::arbitrary<int32_t>()) / 7.0; }
 inline Uuid ArbUuid() {
   Uuid u;
   for (uint8_t& b : u.bytes) b = *rc::gen::arbitrary<uint8_t>();
   return u;
 }
-inline std::string ArbString() {
-  return *rc::gen::resize(40, rc::gen::arbitrary<std::string>());
-}
+inline std::string ArbString() { return *rc::gen::resize(40, rc::gen::arbitrary<std::string>()); }
 inline std::vector<uint8_t> ArbBytes() {
   return *rc::gen::resize(40, rc::gen::arbitrary<std::vector<uint8_t>>());
 }
