@@ -150,11 +150,42 @@ class IoWorkload final : public Workload {
       t.invokes += m.invokes;
     }
     return fmt::format(
-        "nodes={} shards=[{}] records={} syncs={} disk_errors={} verifies={} "
-        "corruption_detected={} streams_ok={} streams_failed={} stream_bytes={} ticks={} "
-        "invokes={}",
-        nodes_.size(), fmt::join(shards_, ","), t.records, t.syncs, t.disk_errors, t.verifies,
-        t.corruption_detected, t.streams_ok, t.streams_failed, t.stream_bytes, t.ticks, t.invokes);
+               "nodes={} shards=[{}] records={} syncs={} disk_errors={} verifies={} "
+               "corruption_detected={} streams_ok={} streams_failed={} stream_bytes={} ticks={} "
+               "invokes={}",
+               nodes_.size(), fmt::join(shards_, ","), t.records, t.syncs, t.disk_errors,
+               t.verifies, t.corruption_detected, t.streams_ok, t.streams_failed, t.stream_bytes,
+               t.ticks, t.invokes) +
+           "\n  " + DiskAndNetSummary();
+  }
+
+  // What the simulated disks and network did (shows which fault paths the run exercised).
+  std::string DiskAndNetSummary() const {
+    DiskStats d;
+    for (NodeId n : nodes_) {
+      const DiskStats& s = world_->disk(n).stats();
+      d.sync_errors += s.sync_errors;
+      d.read_errors += s.read_errors;
+      d.write_errors += s.write_errors;
+      d.latent_errors += s.latent_errors;
+      d.bit_rots += s.bit_rots;
+      d.no_space += s.no_space;
+      d.crashes += s.crashes;
+      d.crash_writes_kept += s.crash_writes_kept;
+      d.crash_writes_dropped += s.crash_writes_dropped;
+      d.crash_writes_torn += s.crash_writes_torn;
+      d.crash_dir_ops_kept += s.crash_dir_ops_kept;
+      d.crash_dir_ops_lost += s.crash_dir_ops_lost;
+    }
+    const NetStats& net = world_->network().stats();
+    return fmt::format(
+        "disk: sync_errors={} read_errors={} write_errors={} latent={} bit_rots={} no_space={} "
+        "crashes={} unsynced_writes kept/dropped/torn={}/{}/{} dir_ops kept/lost={}/{}; "
+        "net: connects={} refused={} timeouts={} resets={} held={}",
+        d.sync_errors, d.read_errors, d.write_errors, d.latent_errors, d.bit_rots, d.no_space,
+        d.crashes, d.crash_writes_kept, d.crash_writes_dropped, d.crash_writes_torn,
+        d.crash_dir_ops_kept, d.crash_dir_ops_lost, net.connects, net.refused, net.connect_timeouts,
+        net.resets, net.held_deliveries);
   }
 
  private:
@@ -263,6 +294,7 @@ class IoWorkload final : public Workload {
     }
     const int records = static_cast<int>(io.rng().Range(5, 60));
     uint64_t offset = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> extents;  // [offset, length) of each record
     for (int i = 0; i < records && offset < kLogFileBytesMax; i++) {
       co_await io.Sleep(Between(io.rng(), milliseconds(1), milliseconds(30)));
       NodeModel& m = model(id);
@@ -277,8 +309,13 @@ class IoWorkload final : public Workload {
         Explained(id, s, "write");
         break;
       }
+      extents.emplace_back(offset, rec.size());
       offset += rec.size();
       m.records++;
+      if (io.rng().Chance(0.3)) {
+        const auto [at, len] = extents[io.rng().Uniform(extents.size())];
+        if (!co_await ReadBack(io, id, **f, path, at, len)) break;
+      }
       if (i + 1 == records || io.rng().Chance(0.3)) {
         const uint64_t covered = model(id).files[path].written.size();
         s = co_await (*f)->Sync();
@@ -301,6 +338,34 @@ class IoWorkload final : public Workload {
       }
     }
     (void)co_await (*f)->Close();
+  }
+
+  // Reads a record back while the file is being written: it must be what was written, unless
+  // the disk failed the read or rot changed it (and the checksum says so). False: stop writing.
+  Task<bool> ReadBack(Io& io, NodeId id, File& f, const std::string& path, uint64_t at,
+                      uint64_t len) {
+    std::vector<std::byte> buf(len);
+    Status s = co_await ReadExactly(f, at, buf);
+    if (!s.ok()) {
+      Explained(id, s, "read back");
+      co_return false;
+    }
+    const std::vector<std::byte>& written = model(id).files[path].written;
+    if (std::equal(buf.begin(), buf.end(), written.begin() + static_cast<std::ptrdiff_t>(at))) {
+      co_return true;
+    }
+    LogFileModel one;
+    one.written.assign(written.begin() + static_cast<std::ptrdiff_t>(at),
+                       written.begin() + static_cast<std::ptrdiff_t>(at + len));
+    LogCheck check;
+    const bool rot = world_->disk(id).stats().bit_rots > 0;
+    if (!rot || !CheckLogFile(one, buf, true, &check).ok() || check.valid_records != 0) {
+      Fail(id, fmt::format("{}: reading back [{}, +{}) returned bytes that were never written",
+                           path, at, len));
+      co_return false;
+    }
+    model(id).corruption_detected++;  // bit rot, caught by the record checksum
+    co_return false;
   }
 
   Task<void> WriteMeta(Io& io, NodeId id) {
