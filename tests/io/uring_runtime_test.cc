@@ -179,6 +179,42 @@ TEST(Runtime, FullMailboxesLoseNoPost) {
   EXPECT_GE(rt->posts_sent(), static_cast<uint64_t>(2 * kPosts));
 }
 
+TEST(Runtime, ReusePortLetsListenersShareAPort) {
+  Status shared_second, exclusive_second, bad_host;
+  bool finished = false;
+  auto rt = MakeRuntime();
+  Status s = rt->Run([&](Io& io) -> Task<void> {
+    auto first =
+        co_await io.net().Listen(Address{"127.0.0.1", 0}, ListenOptions{.reuse_port = true});
+    if (!first.ok()) {
+      ADD_FAILURE() << first.status().ToString();
+      co_return;
+    }
+    const Address at = (*first)->local();
+    auto second = co_await io.net().Listen(at, ListenOptions{.reuse_port = true});
+    shared_second = second.status();
+    if (second.ok()) {
+      EXPECT_EQ((*second)->local(), at);
+    }
+    // Without SO_REUSEPORT the port is taken.
+    auto exclusive = co_await io.net().Listen(Address{"127.0.0.1", 0});
+    if (exclusive.ok()) {
+      auto clash = co_await io.net().Listen((*exclusive)->local());
+      exclusive_second = clash.ok() ? Status::Io("second bind succeeded") : clash.status();
+    }
+    auto named = co_await io.net().Connect(Address{"localhost", at.port});
+    bad_host = named.status();
+    finished = true;
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(shared_second.ok()) << shared_second.ToString();
+  EXPECT_FALSE(exclusive_second.ok());
+  EXPECT_NE(exclusive_second.message().find("Address already in use"), std::string::npos)
+      << exclusive_second.ToString();
+  EXPECT_TRUE(bad_host.Is(ErrorKind::kInvalidArgument)) << bad_host.ToString();
+}
+
 // --- Shutdown ----------------------------------------------------------------------------------
 
 Task<void> AcceptForever(std::unique_ptr<Listener> l) {
