@@ -143,6 +143,7 @@ Ring::~Ring() {
 }
 
 Status Ring::Enable() {
+  owner_ = std::this_thread::get_id();
   if (!disabled_) return Status::Ok();
   // liburing 2.3 declares io_uring_enable_rings but its shared library does not export it.
   if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) <

@@ -26,6 +26,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -70,8 +71,14 @@ class Ring final : public Executor {
   // Called once on the shard thread before the loop starts: from then on only that thread submits.
   Status Enable();
 
-  // Executor.
-  void Schedule(std::coroutine_handle<> h) override { ready_.push_back(h); }
+  // Executor. Only the shard's own thread may schedule on it: a coroutine on another shard
+  // comes here through the mailboxes (Invoke / SwitchTo), never by calling this.
+  void Schedule(std::coroutine_handle<> h) override {
+    RUNNEL_ASSERT_SIM(
+        stopping_ || owner_ == std::thread::id() || owner_ == std::this_thread::get_id(),
+        "Schedule on a shard's executor from another thread");
+    ready_.push_back(h);
+  }
 
   // Whether the running kernel implements `opcode` (from io_uring's probe).
   bool Supports(int opcode) const {
@@ -235,6 +242,7 @@ class Ring final : public Executor {
   bool initialized_ = false;
   bool disabled_ = false;  // created with IORING_SETUP_R_DISABLED, waiting for Enable()
   bool stopping_ = false;
+  std::thread::id owner_;  // the shard thread, once Enable ran
   uint64_t in_flight_ = 0;
   std::array<bool, kOpcodesMax> supported_{};
   std::deque<std::coroutine_handle<>> ready_;

@@ -149,6 +149,24 @@ TEST(Runtime, InvokeHopsToTheTargetThreadAndBack) {
   EXPECT_EQ(home_after, home_before);
 }
 
+#if defined(RUNNEL_SIM_CHECKS)
+TEST(Runtime, SchedulingOnAnotherShardsExecutorIsCaught) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto rt = MakeRuntime(UringOptions{.shards = 2});
+        (void)rt->Run([](Io& io) -> Task<void> {
+          // Wrong: from shard 1, start a task on shard 0's executor.
+          co_await Invoke<int>(io.shards(), 1, [&io](Io&) -> Task<int> {
+            io.Spawn([]() -> Task<void> { co_return; }());
+            co_return 0;
+          });
+        });
+      },
+      "Schedule on a shard's executor from another thread");
+}
+#endif
+
 TEST(Runtime, FullMailboxesLoseNoPost) {
   constexpr int kPosts = 5000;
   std::vector<int> results;
