@@ -38,7 +38,7 @@ struct Options {
   uint32_t qd = 1;          // writes in flight (fio --iodepth)
   int seconds = 2;          // per network measurement
   int rounds = 3;           // each figure is the best of this many interleaved runs
-  size_t net_kib = 1024;    // Send/Recv buffer size
+  size_t net_kib = 256;     // Send/Recv buffer size
   // The cached file SendFile sends again and again. Small, like the one buffer iperf3 -Z re-sends:
   // the receiving copy then reads hot memory in both.
   uint64_t sendfile_mib = 4;
