@@ -21,8 +21,22 @@ struct Park {
   void await_resume() noexcept {}
 };
 
-bool IsLoopbackName(const std::string& host) {
-  return host.empty() || host == "127.0.0.1" || host == "localhost" || host == "0.0.0.0";
+// Parses a dotted-quad IPv4 literal (what production's inet_pton accepts).
+bool ParseIpv4(const std::string& host, uint8_t out[4]) {
+  const char* p = host.data();
+  const char* end = host.data() + host.size();
+  for (int i = 0; i < 4; i++) {
+    if (i > 0) {
+      if (p == end || *p != '.') return false;
+      p++;
+    }
+    unsigned v = 0;
+    auto [next, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc() || next == p || next - p > 3 || v > 255) return false;
+    out[i] = static_cast<uint8_t>(v);
+    p = next;
+  }
+  return p == end;
 }
 
 }  // namespace
@@ -32,16 +46,16 @@ SimNetwork::SimNetwork(SimWorld& world, uint64_t seed, NetOptions options)
 
 SimNetwork::~SimNetwork() = default;
 
-uint32_t SimNetwork::ResolveHost(const std::string& host, uint32_t self) const {
-  if (IsLoopbackName(host)) return self;
-  constexpr std::string_view kPrefix = "10.0.0.";
-  if (host.size() <= kPrefix.size() || host.compare(0, kPrefix.size(), kPrefix) != 0) return 0;
-  uint32_t n = 0;
-  const char* begin = host.data() + kPrefix.size();
-  const char* end = host.data() + host.size();
-  auto [ptr, ec] = std::from_chars(begin, end, n);
-  if (ec != std::errc() || ptr != end || n == 0 || n > world_.node_count()) return 0;
-  return n;
+Result<uint32_t> SimNetwork::ResolveHost(const std::string& host, uint32_t self) const {
+  uint8_t ip[4];
+  if (!ParseIpv4(host, ip)) {
+    return Status::InvalidArgument(fmt::format("'{}' is not an IPv4 address literal", host));
+  }
+  if (ip[0] == 127 || (ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == 0)) return self;
+  if (ip[0] == 10 && ip[1] == 0 && ip[2] == 0 && ip[3] >= 1 && ip[3] <= world_.node_count()) {
+    return uint32_t{ip[3]};
+  }
+  return uint32_t{0};
 }
 
 void SimNetwork::Partition(uint32_t a, uint32_t b, bool one_way) {
@@ -314,7 +328,9 @@ void SimNetwork::NodeDown(uint32_t node) {
 Task<Result<std::unique_ptr<Listener>>> SimNet::Listen(const Address& addr, ListenOptions opts) {
   SimWorld& world = net_.world_;
   co_await world.Delay(node_, shard_, Duration(0), EventKind::kNet);
-  if (net_.ResolveHost(addr.host, node_) != node_) {
+  Result<uint32_t> host = net_.ResolveHost(addr.host, node_);
+  if (!host.ok()) co_return std::move(host).status();
+  if (*host != node_) {
     co_return Status::FromErrno(EADDRNOTAVAIL, fmt::format("listen {}", addr.ToString()));
   }
   const uint16_t port = addr.port != 0 ? addr.port : net_.EphemeralPort(node_);
@@ -328,7 +344,7 @@ Task<Result<std::unique_ptr<Listener>>> SimNet::Listen(const Address& addr, List
   l.id = world.NextId();
   l.node = node_;
   l.shard = shard_;
-  l.local = Address{addr.host.empty() ? world.AddressOf(node_) : addr.host, port};
+  l.local = Address{addr.host, port};
   l.backlog = static_cast<size_t>(std::max(opts.backlog, 1));
   l.reuse_port = opts.reuse_port;
   const uint64_t id = l.id;
@@ -342,7 +358,9 @@ Task<Result<std::unique_ptr<Socket>>> SimNet::Connect(const Address& addr) {
   SimWorld& world = net_.world_;
   net_.stats_.connects++;
   const std::string what = fmt::format("connect {}", addr.ToString());
-  const uint32_t to = net_.ResolveHost(addr.host, node_);
+  Result<uint32_t> resolved = net_.ResolveHost(addr.host, node_);
+  if (!resolved.ok()) co_return std::move(resolved).status();
+  const uint32_t to = *resolved;
   if (to == 0) {
     co_await world.Delay(node_, shard_, net_.Latency(node_, node_), EventKind::kNet);
     net_.stats_.refused++;

@@ -1,9 +1,10 @@
 // SimNetwork: the simulated TCP network between simulated nodes, the twin of io_uring sockets.
 //
 // Model (one SimNetwork per SimWorld, on the one sim thread):
-// - Node N has the address "10.0.0.N"; "127.0.0.1", "localhost" and "0.0.0.0" mean the node
-//   itself. Listen binds (node, port); port 0 picks a free ephemeral port. With reuse_port
-//   several listeners share a port and each connection goes to one of them at random.
+// - Node N has the address "10.0.0.N"; 127.x.x.x and 0.0.0.0 mean the node itself. Hosts must
+//   be IPv4 literals (a name such as "localhost" is kInvalidArgument, as in production). Listen
+//   binds (node, port); port 0 picks a free ephemeral port. With reuse_port several listeners
+//   share a port and each connection goes to one of them at random.
 // - Connect sends a SYN after a latency: no listener → kRefused; target down or partitioned
 //   either way → kTimeout after NetOptions::connect_timeout; unknown host → kRefused.
 // - A connection is two ordered byte streams. Sent bytes are cut into random chunks, each
@@ -97,8 +98,10 @@ class SimNetwork {
   size_t connections() const { return conns_.size(); }
   size_t listeners() const { return listeners_.size(); }
 
-  // Resolves a host to a node (0 when unknown); loopback names resolve to `self`.
-  uint32_t ResolveHost(const std::string& host, uint32_t self) const;
+  // Resolves an IPv4 literal to a node: 127.x.x.x and 0.0.0.0 are `self`, 10.0.0.N is node N,
+  // any other literal is 0 (no such host). A name that is not a literal is kInvalidArgument,
+  // as in production.
+  Result<uint32_t> ResolveHost(const std::string& host, uint32_t self) const;
 
   // --- For SimWorld -----------------------------------------------------------------------
   // The node went down: its waiters are dropped, its connections reset, its listeners closed.

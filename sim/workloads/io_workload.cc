@@ -460,7 +460,7 @@ class IoWorkload final : public Workload {
 
   Task<void> EchoServer(Io& io, NodeId id) {
     Result<std::unique_ptr<Listener>> l =
-        co_await io.net().Listen(Address("", kEchoPort), ListenOptions{.reuse_port = true});
+        co_await io.net().Listen(Address("0.0.0.0", kEchoPort), ListenOptions{.reuse_port = true});
     if (!l.ok()) {
       Fail(id, fmt::format("listen: {}", l.status().ToString()));
       co_return;

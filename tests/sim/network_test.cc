@@ -33,7 +33,7 @@ std::vector<std::byte> Pattern(size_t n, uint64_t seed) {
 
 // Accepts connections forever; echoes every byte back until the peer ends the stream.
 Task<void> EchoServer(Io& io) {
-  auto listener = co_await io.net().Listen(Address{"", kPort});
+  auto listener = co_await io.net().Listen(Address{"0.0.0.0", kPort});
   if (!listener.ok()) co_return;
   for (;;) {
     auto sock = co_await (*listener)->Accept();
@@ -134,7 +134,7 @@ TEST(SimNetwork, ResetFailsBothEnds) {
   NodeId b = world.AddNode();
   Status server_recv, client_recv, client_send;
   world.Spawn(a, 0, [](Io& io, Status* out) -> Task<void> {
-    auto l = co_await io.net().Listen(Address{"", kPort});
+    auto l = co_await io.net().Listen(Address{"0.0.0.0", kPort});
     auto s = co_await (*l)->Accept();
     std::vector<std::byte> buf(10);
     *out = (co_await (*s)->Recv(buf)).status();
@@ -192,7 +192,7 @@ TEST(SimNetwork, OneWayPartitionBlocksOneDirectionOnly) {
   NodeId b = world.AddNode();
   std::unique_ptr<Socket> sa, sb;
   world.Spawn(a, 0, [](Io& io, std::unique_ptr<Socket>* out) -> Task<void> {
-    auto l = co_await io.net().Listen(Address{"", kPort});
+    auto l = co_await io.net().Listen(Address{"0.0.0.0", kPort});
     *out = std::move(*(co_await (*l)->Accept()));
   }(world.node(a).io(0), &sa));
   world.RunFor(1ms);
@@ -256,7 +256,7 @@ TEST(SimNetwork, SendWaitsForTheReceiverWindow) {
   NodeId b = world.AddNode();
   std::unique_ptr<Socket> server;
   world.Spawn(a, 0, [](Io& io, std::unique_ptr<Socket>* out) -> Task<void> {
-    auto l = co_await io.net().Listen(Address{"", kPort});
+    auto l = co_await io.net().Listen(Address{"0.0.0.0", kPort});
     *out = std::move(*(co_await (*l)->Accept()));
   }(world.node(a).io(0), &server));
   world.RunFor(1ms);
@@ -332,7 +332,8 @@ TEST(SimNetwork, ReusePortSpreadsConnectionsAndAddressInUse) {
   int accepted[2] = {0, 0};
   for (ShardId s = 0; s < 2; s++) {
     world.Spawn(a, s, [](Io& io, int* count) -> Task<void> {
-      auto l = co_await io.net().Listen(Address{"", kPort}, ListenOptions{.reuse_port = true});
+      auto l =
+          co_await io.net().Listen(Address{"0.0.0.0", kPort}, ListenOptions{.reuse_port = true});
       EXPECT_TRUE(l.ok());
       for (;;) {
         auto sock = co_await (*l)->Accept();
@@ -344,7 +345,7 @@ TEST(SimNetwork, ReusePortSpreadsConnectionsAndAddressInUse) {
   Status in_use;
   world.Spawn(a, 0, [](Io& io, Status* out) -> Task<void> {
     co_await io.Sleep(1ms);
-    *out = (co_await io.net().Listen(Address{"", kPort})).status();
+    *out = (co_await io.net().Listen(Address{"0.0.0.0", kPort})).status();
   }(world.node(a).io(0), &in_use));
   world.RunFor(10ms);
   EXPECT_FALSE(in_use.ok());
@@ -365,7 +366,7 @@ TEST(SimNetwork, ClosingAListenerFailsItsAccept) {
   NodeId a = world.AddNode();
   Status accept_status;
   EXPECT_TRUE(RunTask(world, a, [&](Io& io) -> Task<void> {
-    auto l = co_await io.net().Listen(Address{"", 0});
+    auto l = co_await io.net().Listen(Address{"0.0.0.0", 0});
     EXPECT_TRUE(l.ok());
     EXPECT_GE((*l)->local().port, NetOptions{}.ephemeral_port_min);
     Listener* raw = l->get();
@@ -376,6 +377,25 @@ TEST(SimNetwork, ClosingAListenerFailsItsAccept) {
     accept_status = (co_await raw->Accept()).status();
   }));
   EXPECT_TRUE(accept_status.Is(ErrorKind::kClosed)) << accept_status.ToString();
+}
+
+TEST(SimNetwork, HostsMustBeIpv4Literals) {
+  SimWorld world(14);
+  NodeId a = world.AddNode();
+  Status named, listen_named, listen_other;
+  EXPECT_TRUE(RunTask(world, a, [&](Io& io) -> Task<void> {
+    named = (co_await io.net().Connect(Address{"localhost", kPort})).status();
+    listen_named = (co_await io.net().Listen(Address{"", kPort})).status();
+    listen_other = (co_await io.net().Listen(Address{"10.0.0.9", kPort})).status();
+  }));
+  EXPECT_TRUE(named.Is(ErrorKind::kInvalidArgument)) << named.ToString();
+  EXPECT_TRUE(listen_named.Is(ErrorKind::kInvalidArgument)) << listen_named.ToString();
+  EXPECT_FALSE(listen_other.ok());  // not this node's address
+  EXPECT_EQ(world.network().ResolveHost("10.0.0.1", 5).value(), 1u);
+  EXPECT_EQ(world.network().ResolveHost("127.0.0.2", 5).value(), 5u);
+  EXPECT_EQ(world.network().ResolveHost("10.0.0.2", 5).value(), 0u);  // only one node
+  EXPECT_FALSE(world.network().ResolveHost("10.0.0.1.2", 5).ok());
+  EXPECT_FALSE(world.network().ResolveHost("10.0.0.256", 5).ok());
 }
 
 TEST(SimNetwork, LoopbackToSelf) {
