@@ -1,6 +1,7 @@
 #include "io/uring/runtime.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/random.h>
 
@@ -132,6 +133,9 @@ Task<void> UringRuntime::RunMain(Io& io) {
 
 void UringRuntime::ShardMain(ShardId id) {
   Shard& shard = *shards_[id];
+  // "runnel-shard-N" in top -H, perf and gdb (the kernel keeps 15 characters).
+  const std::string name = fmt::format("runnel-shard-{}", id);
+  ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
   Status enabled = shard.ring->Enable();
   if (!enabled.ok()) {
     {
