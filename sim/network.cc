@@ -551,21 +551,28 @@ Task<Status> SimSocket::Send(std::span<const std::byte> data) {
 }
 
 Task<Status> SimSocket::SendFile(File& file, uint64_t offset, uint64_t len) {
-  auto* f = dynamic_cast<SimFile*>(&file);
-  if (f == nullptr || f->disk().node() != node_) {
-    co_return Status::InvalidArgument("SendFile needs a file of the sending node's SimDisk");
+  {
+    SimNetwork::End* e = nullptr;
+    RUNNEL_CO_TRY(Check(&e));
   }
-  RUNNEL_CO_ASSIGN_OR_RETURN(uint64_t size, co_await f->Size());
+  if (len == 0) co_return Status::Ok();
+  // Any File works (production copies through user space for files it cannot splice); a SimFile
+  // must belong to this node's disk: one process cannot hold another machine's file.
+  auto* sim_file = dynamic_cast<SimFile*>(&file);
+  if (sim_file != nullptr && sim_file->disk().node() != node_) {
+    co_return Status::InvalidArgument("SendFile of a file on another node's disk");
+  }
+  RUNNEL_CO_ASSIGN_OR_RETURN(uint64_t size, co_await file.Size());
   if (offset + len > size) {
-    co_return Status::Corruption(fmt::format("SendFile {}: [{}, {}) is past its end ({})",
-                                             f->path(), offset, offset + len, size));
+    co_return Status::Corruption(fmt::format("send_file {} [{}, +{}): the file has {} bytes",
+                                             file.path(), offset, len, size));
   }
   constexpr uint64_t kPieceBytes = 256 * 1024;
   std::vector<std::byte> buf(static_cast<size_t>(std::min(len, kPieceBytes)));
   for (uint64_t done = 0; done < len;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, buf.size()));
     std::span<std::byte> piece(buf.data(), n);
-    RUNNEL_CO_TRY(co_await ReadExactly(*f, offset + done, piece));
+    RUNNEL_CO_TRY(co_await ReadExactly(file, offset + done, piece));
     RUNNEL_CO_TRY(co_await Send(piece));
     done += n;
   }
