@@ -772,7 +772,10 @@ TEST_P(IoContract, NotifyWakesOrTimesOut) {
       log.push_back(name + (woken ? " woken" : " timed out"));
     };
     auto notifier = [](Io& io, Notify& n, std::vector<std::string>& log) -> Task<void> {
-      co_await io.Sleep(std::chrono::milliseconds(100));
+      // Notify only once the short wait has timed out (a fixed delay could race it on a busy
+      // machine), while the others are still waiting.
+      while (log.empty()) co_await io.Sleep(std::chrono::milliseconds(5));
+      EXPECT_EQ(n.waiting(), 2u);
       log.push_back("notify");
       n.NotifyAll();
     };
