@@ -226,6 +226,14 @@ size_t ProducerStateTable::RemoveExpired(int64_t now_ms, int64_t expiration_ms) 
   return removed;
 }
 
+void ProducerStateTable::Restore(ProducerId id, const std::optional<ProducerEntry>& entry) {
+  if (entry.has_value()) {
+    producers_[id] = *entry;
+  } else {
+    producers_.erase(id);
+  }
+}
+
 const ProducerEntry* ProducerStateTable::Find(ProducerId id) const {
   auto it = producers_.find(id);
   return it == producers_.end() ? nullptr : &it->second;

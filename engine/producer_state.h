@@ -141,6 +141,11 @@ class ProducerStateTable {
   // reads no clock. Returns how many were removed.
   size_t RemoveExpired(int64_t now_ms, int64_t expiration_ms);
 
+  // Undo for an append that failed after Record: puts a producer's entry back as it was
+  // (nullopt: it was absent), and the next offset.
+  void Restore(ProducerId id, const std::optional<ProducerEntry>& entry);
+  void RestoreNextOffset(Offset next_offset) { next_offset_ = next_offset; }
+
   const ProducerEntry* Find(ProducerId id) const;
   size_t size() const { return producers_.size(); }
   // One past the last offset recorded or replayed; the offset a snapshot is taken at.
