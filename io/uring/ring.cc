@@ -155,6 +155,9 @@ Status Ring::Enable() {
 }
 
 io_uring_sqe* Ring::GetSqe() {
+  // A socket or file belongs to the shard that made it; using it from another shard's thread
+  // would race on this ring's submission queue.
+  RUNNEL_ASSERT_SIM(OnOwnerThread(), "an io_uring operation submitted from another shard's thread");
   for (;;) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe != nullptr) return sqe;

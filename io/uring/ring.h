@@ -74,9 +74,7 @@ class Ring final : public Executor {
   // Executor. Only the shard's own thread may schedule on it: a coroutine on another shard
   // comes here through the mailboxes (Invoke / SwitchTo), never by calling this.
   void Schedule(std::coroutine_handle<> h) override {
-    RUNNEL_ASSERT_SIM(
-        stopping_ || owner_ == std::thread::id() || owner_ == std::this_thread::get_id(),
-        "Schedule on a shard's executor from another thread");
+    RUNNEL_ASSERT_SIM(OnOwnerThread(), "Schedule on a shard's executor from another thread");
     ready_.push_back(h);
   }
 
@@ -235,6 +233,10 @@ class Ring final : public Executor {
 
  private:
   static constexpr int kOpcodesMax = 256;
+  // True on the shard thread, before it started, and once stopping (shutdown runs elsewhere).
+  bool OnOwnerThread() const {
+    return stopping_ || owner_ == std::thread::id() || owner_ == std::this_thread::get_id();
+  }
   Ring(std::atomic<uint64_t>* root_seq) : root_seq_(root_seq) {}
   void Reap();
 

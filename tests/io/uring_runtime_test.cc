@@ -150,7 +150,7 @@ TEST(Runtime, InvokeHopsToTheTargetThreadAndBack) {
 }
 
 #if defined(RUNNEL_SIM_CHECKS)
-TEST(Runtime, SchedulingOnAnotherShardsExecutorIsCaught) {
+TEST(Runtime, UsingAnotherShardsIoIsCaught) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -164,6 +164,18 @@ TEST(Runtime, SchedulingOnAnotherShardsExecutorIsCaught) {
         });
       },
       "Schedule on a shard's executor from another thread");
+  EXPECT_DEATH(
+      {
+        auto rt = MakeRuntime(UringOptions{.shards = 2});
+        (void)rt->Run([](Io& io) -> Task<void> {
+          // Wrong: from shard 1, do I/O through shard 0's file system (and so its ring).
+          co_await Invoke<int>(io.shards(), 1, [&io](Io&) -> Task<int> {
+            (void)co_await io.fs().Exists("/");
+            co_return 0;
+          });
+        });
+      },
+      "an io_uring operation submitted from another shard's thread");
 }
 #endif
 
