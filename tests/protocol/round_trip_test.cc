@@ -15,7 +15,6 @@
 namespace runnel::protocol {
 namespace {
 
-
 // What the generated values exercised, so the test fails if generation were trivial.
 struct Coverage {
   size_t bytes = 0;
