@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build ccache g++ clang clang-format libclang-rt-14-dev python3 pkg-config
   # libraries
   liburing-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev librapidcheck-dev libspdlog-dev
-  libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
   # real clients and reference tools used by tests and benchmarks
   kcat librdkafka-dev python3-kafka python3-confluent-kafka fio iperf3
 )

@@ -1,0 +1,241 @@
+#include "broker/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/handlers/handler.h"
+#include "broker/protocol/frame.h"
+
+namespace runnel::broker {
+namespace {
+
+// Bytes asked of one Recv.
+constexpr size_t kRecvBytesMax = 64 * 1024;
+
+// One admitted request: its frame, and (once its handler finished) its response.
+struct Slot {
+  std::vector<uint8_t> frame;
+  std::optional<Result<Response>> result;
+  std::coroutine_handle<> waiter;
+  int16_t api_key = -1;
+  int16_t api_version = -1;
+};
+
+struct Conn {
+  Conn(Io& io_in, Node& node_in, std::unique_ptr<Socket> socket_in)
+      : io(io_in),
+        node(node_in),
+        shard(node_in.Local(io_in)),
+        stream(std::move(socket_in)),
+        peer(stream->peer()),
+        pending(io_in.executor(),
+                static_cast<size_t>(node_in.config().connection_max_inflight_requests)),
+        requests(io_in.executor(),
+                 static_cast<uint64_t>(node_in.config().connection_max_inflight_requests)),
+        bytes(io_in.executor(),
+              static_cast<uint64_t>(node_in.config().connection_max_inflight_bytes)),
+        closed_notify(io_in.executor(), io_in.clock()),
+        last_activity(io_in.clock().Now()) {}
+
+  Io& io;
+  Node& node;
+  ShardState& shard;
+  std::unique_ptr<Socket> stream;
+  Address peer;
+  Channel<std::shared_ptr<Slot>> pending;  // capacity connection.max.inflight.requests
+  Semaphore requests;                      // connection.max.inflight.requests
+  Semaphore bytes;                         // connection.max.inflight.bytes
+  Notify closed_notify;
+  Instant last_activity;
+  uint64_t inflight = 0;
+  bool closing = false;
+
+  void Touch() { last_activity = io.clock().Now(); }
+};
+
+struct SlotDone {
+  Slot& slot;
+  bool await_ready() noexcept { return slot.result.has_value(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { slot.waiter = h; }
+  void await_resume() noexcept {}
+};
+
+// Closes the socket once; wakes the watchdog and stops the reader and writer.
+Task<void> CloseConn(std::shared_ptr<Conn> c) {
+  if (c->closing) co_return;
+  c->closing = true;
+  c->pending.Close();
+  c->closed_notify.NotifyAll();
+  Status s = co_await c->stream->Close();
+  (void)s;
+  c->shard.connections--;
+  spdlog::debug("shard {}: connection from {} closed", c->io.shard(), c->peer.ToString());
+}
+
+Result<Response> Unsupported(const Conn& c, std::string what) {
+  return Status::Unsupported(std::move(what));
+}
+
+Task<void> RunHandler(std::shared_ptr<Conn> c, std::shared_ptr<Slot> slot) {
+  Result<Response> result = Status::Unsupported("not run");
+  Result<protocol::RequestFrame> frame = protocol::DecodeRequestHeader(slot->frame);
+  if (!frame.ok()) {
+    result = frame.status();
+  } else {
+    slot->api_key = frame->api_key();
+    slot->api_version = frame->api_version();
+    Handler handler = FindHandler(frame->api_key());
+    const protocol::ApiInfo& api = *frame->api;
+    const bool in_range = frame->api_version() >= api.implement_min_version &&
+                          frame->api_version() <= api.implement_max_version;
+    if (handler == nullptr) {
+      result = Unsupported(*c, fmt::format("{} is not served", api.name));
+    } else if (!in_range && api.key != protocol::kApiVersionsKey) {
+      result = Unsupported(
+          *c, fmt::format("{} v{} is not implemented (v{}-{})", api.name, frame->api_version(),
+                          api.implement_min_version, api.implement_max_version));
+    } else {
+      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer};
+      result = co_await handler(ctx);
+    }
+  }
+  slot->result.emplace(std::move(result));
+  if (slot->waiter) c->io.executor().Schedule(std::exchange(slot->waiter, {}));
+}
+
+// Returns one request's admission (connection and shard limits).
+void Release(Conn& c, uint64_t frame_bytes) {
+  c.requests.Release(1);
+  c.bytes.Release(frame_bytes);
+  c.shard.requests.Release(1);
+  c.shard.request_bytes.Release(frame_bytes);
+}
+
+// Sends responses in request order and releases each request's admission.
+Task<void> WriteLoop(std::shared_ptr<Conn> c) {
+  while (true) {
+    Result<std::shared_ptr<Slot>> next = co_await c->pending.Receive();
+    if (!next.ok()) break;
+    std::shared_ptr<Slot> slot = std::move(*next);
+    co_await SlotDone{*slot};
+    const uint64_t frame_bytes = slot->frame.size();
+    Result<Response>& result = *slot->result;
+    bool failed = false;
+    if (!result.ok()) {
+      spdlog::warn("shard {}: closing connection from {}: request (api {} v{}): {}", c->io.shard(),
+                   c->peer.ToString(), slot->api_key, slot->api_version,
+                   result.status().ToString());
+      failed = true;
+    } else if (result->send && !c->closing) {
+      Status s = co_await c->stream->Send(std::as_bytes(std::span(result->bytes)));
+      if (!s.ok()) {
+        spdlog::debug("shard {}: send to {} failed: {}", c->io.shard(), c->peer.ToString(),
+                      s.ToString());
+        failed = true;
+      }
+      c->Touch();
+    }
+    slot.reset();
+    c->inflight--;
+    Release(*c, frame_bytes);
+    if (failed) {
+      co_await CloseConn(c);
+      break;
+    }
+  }
+  // Requests still queued after a failure: drain so their admissions are returned.
+  while (std::optional<std::shared_ptr<Slot>> slot = c->pending.TryReceive()) {
+    co_await SlotDone{**slot};
+    const uint64_t frame_bytes = (*slot)->frame.size();
+    c->inflight--;
+    Release(*c, frame_bytes);
+  }
+  co_await CloseConn(c);
+}
+
+// Closes the connection when it has been idle (no request in flight, no bytes either way) for
+// connections.max.idle.ms.
+Task<void> IdleWatch(std::shared_ptr<Conn> c) {
+  const Duration idle = std::chrono::milliseconds(c->node.config().connections_max_idle_ms);
+  while (!c->closing) {
+    Instant deadline = c->last_activity + idle;
+    Instant now = c->io.clock().Now();
+    if (now >= deadline) {
+      if (c->inflight == 0) {
+        spdlog::info("shard {}: closing idle connection from {}", c->io.shard(),
+                     c->peer.ToString());
+        co_await CloseConn(c);
+        co_return;
+      }
+      c->Touch();
+      continue;
+    }
+    co_await c->closed_notify.Wait(deadline - now);
+  }
+}
+
+Task<Status> Admit(Conn& c, uint64_t frame_bytes) {
+  RUNNEL_CO_TRY(co_await c.requests.Acquire(1));
+  RUNNEL_CO_TRY(co_await c.bytes.Acquire(frame_bytes));
+  RUNNEL_CO_TRY(co_await c.shard.requests.Acquire(1));
+  RUNNEL_CO_TRY(co_await c.shard.request_bytes.Acquire(frame_bytes));
+  co_return Status::Ok();
+}
+
+}  // namespace
+
+Task<void> ServeConnection(Io& io, Node& node, std::unique_ptr<Socket> socket) {
+  auto c = std::make_shared<Conn>(io, node, std::move(socket));
+  c->shard.connections++;
+  spdlog::debug("shard {}: connection from {}", io.shard(), c->peer.ToString());
+  io.Spawn(WriteLoop(c));
+  io.Spawn(IdleWatch(c));
+  protocol::FrameReader frames(static_cast<size_t>(node.config().socket_request_max_bytes));
+  std::vector<std::byte> buf(kRecvBytesMax);
+  while (!c->closing) {
+    Result<size_t> n = co_await c->stream->Recv(buf);
+    if (!n.ok() || *n == 0) {
+      if (n.ok()) {
+        Status tail = frames.Finish();
+        if (!tail.ok()) {
+          spdlog::warn("shard {}: connection from {} ended inside a request: {}", io.shard(),
+                       c->peer.ToString(), tail.ToString());
+        }
+      }
+      break;
+    }
+    c->Touch();
+    frames.Append(std::span(reinterpret_cast<const uint8_t*>(buf.data()), *n));
+    bool bad = false;
+    while (!c->closing) {
+      Result<std::optional<std::span<const uint8_t>>> frame = frames.Next();
+      if (!frame.ok()) {
+        spdlog::warn("shard {}: closing connection from {}: {}", io.shard(), c->peer.ToString(),
+                     frame.status().ToString());
+        bad = true;
+        break;
+      }
+      if (!frame->has_value()) break;
+      auto slot = std::make_shared<Slot>();
+      slot->frame.assign((*frame)->begin(), (*frame)->end());
+      if (!(co_await Admit(*c, slot->frame.size())).ok()) {
+        bad = true;
+        break;
+      }
+      // The channel holds as many slots as the connection admits requests, so this Send never
+      // waits; it fails only when the connection is closing.
+      if (!(co_await c->pending.Send(slot)).ok()) {
+        Release(*c, slot->frame.size());
+        break;
+      }
+      c->inflight++;
+      io.Spawn(RunHandler(c, slot));
+    }
+    if (bad) break;
+  }
+  // End of input: let the writer finish what was admitted, then it closes the socket.
+  c->pending.Close();
+}
+
+}  // namespace runnel::broker

@@ -1,0 +1,30 @@
+#include "broker/handlers/handler.h"
+
+namespace runnel::broker {
+
+Handler FindHandler(int16_t api_key) {
+  switch (api_key) {
+    case 3:
+      return HandleMetadata;
+    case 18:
+      return HandleApiVersions;
+    case 19:
+      return HandleCreateTopics;
+    case 20:
+      return HandleDeleteTopics;
+    case 32:
+      return HandleDescribeConfigs;
+    case 33:
+      return HandleAlterConfigs;
+    case 37:
+      return HandleCreatePartitions;
+    case 44:
+      return HandleIncrementalAlterConfigs;
+    case 60:
+      return HandleDescribeCluster;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace runnel::broker

@@ -1,0 +1,55 @@
+// What every API handler sees and returns. A handler decodes its request body, does its work
+// (moving to other shards with Invoke where partitions or metadata live elsewhere) and returns
+// the whole response frame. A non-ok Result means the request was malformed or unsupported:
+// the connection answers what came before it and then closes (only that connection).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "broker/node.h"
+#include "broker/protocol/request.h"
+#include "io/io.h"
+
+namespace runnel::broker {
+
+struct RequestContext {
+  Io& io;
+  Node& node;
+  ShardState& shard;
+  const protocol::RequestFrame& frame;
+  const Address& peer;
+  int16_t version() const { return frame.api_version(); }
+  int32_t correlation_id() const { return frame.header.correlation_id; }
+};
+
+// A response frame (size prefix included), or none (Produce with acks=0).
+struct Response {
+  std::vector<uint8_t> bytes;
+  bool send = true;
+};
+
+template <typename T>
+Result<Response> EncodeResponse(const RequestContext& ctx, const T& body) {
+  protocol::Writer w(256);
+  RUNNEL_TRY(protocol::EncodeResponseFrame(ctx.version(), ctx.correlation_id(), body, w));
+  return Response{w.Flatten(), true};
+}
+
+using Handler = Task<Result<Response>> (*)(RequestContext& ctx);
+
+// Handlers, one file per API family.
+Task<Result<Response>> HandleApiVersions(RequestContext& ctx);
+Task<Result<Response>> HandleMetadata(RequestContext& ctx);
+Task<Result<Response>> HandleCreateTopics(RequestContext& ctx);
+Task<Result<Response>> HandleDeleteTopics(RequestContext& ctx);
+Task<Result<Response>> HandleCreatePartitions(RequestContext& ctx);
+Task<Result<Response>> HandleDescribeConfigs(RequestContext& ctx);
+Task<Result<Response>> HandleAlterConfigs(RequestContext& ctx);
+Task<Result<Response>> HandleIncrementalAlterConfigs(RequestContext& ctx);
+Task<Result<Response>> HandleDescribeCluster(RequestContext& ctx);
+
+// The handler for an API key, or nullptr when this broker does not serve it yet.
+Handler FindHandler(int16_t api_key);
+
+}  // namespace runnel::broker

@@ -1,0 +1,59 @@
+#include "broker/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broker/connection.h"
+
+namespace runnel::broker {
+
+Task<void> RunShard(Io& io, Node& node) {
+  ShardState& shard = node.Local(io);
+  const BrokerConfig& config = node.config();
+  if (io.shard() == kControllerShard) {
+    Status s = co_await shard.metadata->Load();
+    if (!s.ok()) {
+      spdlog::error("cannot load the broker metadata from {}: {}", config.data_dir, s.ToString());
+      node.Fail();
+      co_return;
+    }
+    spdlog::info("cluster {} node {}: {} topic(s) in {}", shard.metadata->state().cluster_id,
+                 config.node_id, shard.metadata->state().topics.size(), config.data_dir);
+  }
+  ListenOptions options;
+  options.reuse_port = true;
+  Result<std::unique_ptr<Listener>> listener = co_await io.net().Listen(config.listen, options);
+  if (!listener.ok()) {
+    spdlog::error("shard {}: cannot listen on {}: {}", io.shard(), config.listen.ToString(),
+                  listener.status().ToString());
+    node.Fail();
+    co_return;
+  }
+  if (io.shard() == kControllerShard) {
+    spdlog::info("runnel listening on {} ({} shard(s)), advertising {}",
+                 (*listener)->local().ToString(), node.shard_count(),
+                 config.AdvertisedAddress().ToString());
+  }
+  while (true) {
+    Result<std::unique_ptr<Socket>> socket = co_await (*listener)->Accept();
+    if (!socket.ok()) {
+      if (socket.status().Is(ErrorKind::kClosed) || socket.status().Is(ErrorKind::kCancelled)) {
+        break;
+      }
+      // Out of descriptors and the like: say so, back off a little, keep serving.
+      spdlog::warn("shard {}: accept failed: {}", io.shard(), socket.status().ToString());
+      co_await io.Sleep(std::chrono::milliseconds(10));
+      continue;
+    }
+    shard.connections_accepted++;
+    if (shard.connections >= config.max_connections) {
+      spdlog::warn("shard {}: max.connections ({}) reached; closing {}", io.shard(),
+                   config.max_connections, (*socket)->peer().ToString());
+      Status s = co_await (*socket)->Close();
+      (void)s;
+      continue;
+    }
+    io.Spawn(ServeConnection(io, node, std::move(*socket)));
+  }
+}
+
+}  // namespace runnel::broker
