@@ -1,0 +1,81 @@
+"""Starts and stops a real runnel process for interop tests (stdlib only)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A runnel process on 127.0.0.1:<free port> with a temporary data dir."""
+
+    def __init__(self, binary, smp=2, extra=(), data_dir=None, port=None):
+        self.binary = binary
+        self.smp = smp
+        self.extra = list(extra)
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="runnel-interop-")
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, wait_s=20):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "--listen", self.bootstrap, "--data-dir", self.data_dir,
+             "--smp", str(self.smp)] + self.extra,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"runnel exited with {self.proc.returncode}: {self.logs()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("runnel did not start listening in time: " + self.logs())
+
+    def stop(self, sig=signal.SIGTERM, wait_s=20):
+        """Sends `sig` to the broker's PID and returns its exit code."""
+        if self.proc is None:
+            return None
+        os.kill(self.proc.pid, sig)
+        try:
+            code = self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise RuntimeError("runnel did not stop within %ss of signal %d" % (wait_s, sig))
+        self.proc = None
+        self.log.close()
+        return code
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.stop(signal.SIGKILL)
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        try:
+            os.remove(self.log_path)
+        except OSError:
+            pass
