@@ -1,5 +1,7 @@
 #include "broker/node.h"
 
+#include "broker/partitions.h"
+
 namespace runnel::broker {
 
 ShardState::ShardState(Io& io_in, Node& node_in)
@@ -7,7 +9,10 @@ ShardState::ShardState(Io& io_in, Node& node_in)
       node(node_in),
       requests(io_in.executor(), static_cast<uint64_t>(node_in.config().queued_max_requests)),
       request_bytes(io_in.executor(),
-                    static_cast<uint64_t>(node_in.config().queued_max_request_bytes)) {}
+                    static_cast<uint64_t>(node_in.config().queued_max_request_bytes)),
+      partitions(std::make_unique<PartitionRegistry>(io_in, node_in.config())) {}
+
+ShardState::~ShardState() = default;
 
 Node::Node(BrokerConfig config, uint32_t shard_count) : config_(std::move(config)) {
   RUNNEL_ASSERT(shard_count > 0, "a node needs at least one shard");

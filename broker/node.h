@@ -24,9 +24,11 @@ namespace runnel::broker {
 inline constexpr ShardId kControllerShard = 0;
 
 class Node;
+class PartitionRegistry;
 
 struct ShardState {
   ShardState(Io& io_in, Node& node_in);
+  ~ShardState();
   Io& io;
   Node& node;
   // Back-pressure over every connection of this shard.
@@ -34,6 +36,8 @@ struct ShardState {
   Semaphore request_bytes;  // queued.max.request.bytes
   int64_t connections = 0;  // open now; at most max.connections
   uint64_t connections_accepted = 0;
+  // The partition logs this shard owns.
+  std::unique_ptr<PartitionRegistry> partitions;
   // Controller shard only.
   std::unique_ptr<MetadataStore> metadata;
 };
@@ -76,12 +80,22 @@ template <typename T, typename Fn>
 Task<T> ControllerCall(Node& node, Io& io, Fn fn) {
   // A named local, not a temporary inside the co_await: GCC 12 destroys such temporaries
   // (closures with non-trivial captures) twice (io/README.md).
-  auto call = [&node, fn = std::move(fn)](Io& there) -> Task<T> {
+  auto call = [&node, fn = std::move(fn)](Io& there) mutable -> Task<T> {
     MetadataStore& store = node.Metadata(there);
     co_await store.WaitLoaded();
     co_return co_await fn(store);
   };
   co_return co_await Invoke<T>(io.shards(), kControllerShard, std::move(call));
+}
+
+// Runs fn(ShardState&) on shard `shard` (a partition's owner) and returns its result to the
+// calling shard. Same capture rules as ControllerCall.
+template <typename T, typename Fn>
+Task<T> ShardCall(Node& node, Io& io, ShardId shard, Fn fn) {
+  auto call = [&node, fn = std::move(fn)](Io& there) mutable -> Task<T> {
+    co_return co_await fn(node.Local(there));
+  };
+  co_return co_await Invoke<T>(io.shards(), shard, std::move(call));
 }
 
 // A copy of the cluster metadata, from the controller shard.

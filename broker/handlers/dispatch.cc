@@ -4,6 +4,12 @@ namespace runnel::broker {
 
 Handler FindHandler(int16_t api_key) {
   switch (api_key) {
+    case 0:
+      return HandleProduce;
+    case 1:
+      return HandleFetch;
+    case 2:
+      return HandleListOffsets;
     case 3:
       return HandleMetadata;
     case 18:

@@ -39,6 +39,9 @@ Result<Response> EncodeResponse(const RequestContext& ctx, const T& body) {
 using Handler = Task<Result<Response>> (*)(RequestContext& ctx);
 
 // Handlers, one file per API family.
+Task<Result<Response>> HandleProduce(RequestContext& ctx);
+Task<Result<Response>> HandleFetch(RequestContext& ctx);
+Task<Result<Response>> HandleListOffsets(RequestContext& ctx);
 Task<Result<Response>> HandleApiVersions(RequestContext& ctx);
 Task<Result<Response>> HandleMetadata(RequestContext& ctx);
 Task<Result<Response>> HandleCreateTopics(RequestContext& ctx);

@@ -1,0 +1,147 @@
+// Produce (key 0), versions 3-11. Each partition's records go to the shard that owns the
+// partition (ShardCall), where its Log validates and appends them: acks=1 resolves once the
+// batches are written, acks=all (-1) once they are synced — concurrent acks=all appends share
+// one sync (the log's group commit). acks=0 appends and sends no response.
+#include "broker/handlers/handler.h"
+#include "broker/partitions.h"
+#include "broker/protocol/gen/error_codes.h"
+#include "broker/protocol/gen/produce_request.h"
+#include "broker/protocol/gen/produce_response.h"
+
+namespace runnel::broker {
+
+using protocol::ErrorCode;
+using protocol::ProduceRequest;
+using protocol::ProduceResponse;
+
+namespace {
+
+struct PartitionOutcome {
+  ErrorCode error = ErrorCode::kNone;
+  std::string message;
+  int64_t base_offset = -1;
+  int64_t log_append_time_ms = -1;
+  int64_t log_start_offset = -1;
+};
+
+ErrorCode ToErrorCode(engine::AppendOutcome outcome) {
+  switch (outcome) {
+    case engine::AppendOutcome::kAppended:
+    case engine::AppendOutcome::kDuplicate:
+      return ErrorCode::kNone;
+    case engine::AppendOutcome::kCorruptRecord:
+      return ErrorCode::kCorruptMessage;
+    case engine::AppendOutcome::kInvalidRecord:
+      return ErrorCode::kInvalidRecord;
+    case engine::AppendOutcome::kRecordTooLarge:
+      return ErrorCode::kMessageTooLarge;
+    case engine::AppendOutcome::kOutOfOrderSequence:
+      return ErrorCode::kOutOfOrderSequenceNumber;
+    case engine::AppendOutcome::kInvalidProducerEpoch:
+      return ErrorCode::kInvalidProducerEpoch;
+    case engine::AppendOutcome::kInvalidTxnState:
+      return ErrorCode::kInvalidTxnState;
+  }
+  return ErrorCode::kUnknownServerError;
+}
+
+// A log error (Status) as the client sees it.
+ErrorCode StatusError(const Status& s) {
+  if (s.Is(ErrorKind::kLimit)) return ErrorCode::kRequestTimedOut;  // retriable back-pressure
+  return ErrorCode::kKafkaStorageError;
+}
+
+Task<PartitionOutcome> ProducePartition(Node& node, Io& io, TopicInfo topic, int32_t partition,
+                                        std::vector<std::byte> records, bool durable) {
+  const ShardId owner = node.PartitionShard(topic.name, partition);
+  auto append = [topic = std::move(topic), partition, records = std::move(records),
+                 durable](ShardState& shard) mutable -> Task<PartitionOutcome> {
+    PartitionOutcome out;
+    Result<engine::Log*> log = co_await shard.partitions->Get(topic, partition);
+    if (!log.ok()) {
+      out.error = StatusError(log.status());
+      out.message = log.status().ToString();
+      co_return out;
+    }
+    engine::AppendOptions options;
+    options.durable = durable;
+    options.leader_epoch = engine::LeaderEpoch(0);
+    Result<engine::AppendResult> r = co_await (*log)->Append(records, options);
+    if (!r.ok()) {
+      out.error = StatusError(r.status());
+      out.message = r.status().ToString();
+      co_return out;
+    }
+    out.error = ToErrorCode(r->outcome);
+    out.message = r->message;
+    out.log_start_offset = r->log_start_offset.value();
+    if (out.error == ErrorCode::kNone) {
+      out.base_offset = r->base_offset.value();
+      out.log_append_time_ms = r->log_append_time_ms;
+      // One node: everything written is committed.
+      (*log)->SetHighWatermark((*log)->log_end_offset());
+      shard.partitions->appended().NotifyAll();
+    }
+    co_return out;
+  };
+  co_return co_await ShardCall<PartitionOutcome>(node, io, owner, std::move(append));
+}
+
+}  // namespace
+
+Task<Result<Response>> HandleProduce(RequestContext& ctx) {
+  RUNNEL_CO_ASSIGN_OR_RETURN(ProduceRequest req,
+                             protocol::DecodeRequestBody<ProduceRequest>(ctx.frame));
+  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+  const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  // Outcomes in request order; the appends run concurrently (one task per partition).
+  std::vector<PartitionOutcome> outcomes;
+  std::vector<size_t> task_slot;
+  std::vector<Task<PartitionOutcome>> tasks;
+  for (const auto& t : req.topic_data) {
+    auto it = meta.topics.find(t.name);
+    for (const auto& p : t.partition_data) {
+      PartitionOutcome out;
+      if (!valid_acks) {
+        out.error = ErrorCode::kInvalidRequiredAcks;
+      } else if (it == meta.topics.end() || p.index < 0 || p.index >= it->second.partitions) {
+        out.error = ErrorCode::kUnknownTopicOrPartition;
+      } else if (p.records.is_null() || p.records.size() == 0) {
+        out.error = ErrorCode::kCorruptMessage;
+        out.message = "no records";
+      } else {
+        std::vector<std::byte> copy(p.records.size());
+        std::memcpy(copy.data(), p.records.data(), copy.size());
+        task_slot.push_back(outcomes.size());
+        tasks.push_back(ProducePartition(ctx.node, ctx.io, it->second, p.index, std::move(copy),
+                                         req.acks == -1));
+      }
+      outcomes.push_back(std::move(out));
+    }
+  }
+  std::vector<PartitionOutcome> done = co_await WhenAll(std::move(tasks));
+  for (size_t i = 0; i < done.size(); i++) outcomes[task_slot[i]] = std::move(done[i]);
+  if (req.acks == 0) co_return Response{{}, false};
+
+  ProduceResponse resp;
+  size_t k = 0;
+  for (const auto& t : req.topic_data) {
+    ProduceResponse::TopicProduceResponse tr;
+    tr.name = t.name;
+    for (const auto& p : t.partition_data) {
+      const PartitionOutcome& out = outcomes[k++];
+      ProduceResponse::PartitionProduceResponse pr;
+      pr.index = p.index;
+      pr.error_code = static_cast<int16_t>(out.error);
+      pr.base_offset = out.base_offset;
+      pr.log_append_time_ms = out.log_append_time_ms;
+      pr.log_start_offset = out.log_start_offset;
+      if (out.error != ErrorCode::kNone && !out.message.empty()) pr.error_message = out.message;
+      tr.partition_responses.push_back(std::move(pr));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  co_return EncodeResponse(ctx, resp);
+}
+
+}  // namespace runnel::broker

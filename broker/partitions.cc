@@ -1,0 +1,93 @@
+#include "broker/partitions.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace runnel::broker {
+
+engine::LogConfig ToLogConfig(const TopicConfig& c) {
+  engine::LogConfig out;
+  out.segment_bytes = static_cast<uint64_t>(c.segment_bytes);
+  out.segment_ms = c.segment_ms;
+  out.retention_ms = c.retention_ms;
+  out.retention_bytes = c.retention_bytes;
+  switch (c.cleanup_policy) {
+    case CleanupPolicy::kDelete:
+      out.cleanup_policy = engine::CleanupPolicy::kDelete;
+      break;
+    case CleanupPolicy::kCompact:
+      out.cleanup_policy = engine::CleanupPolicy::kCompact;
+      break;
+    case CleanupPolicy::kCompactDelete:
+      out.cleanup_policy = engine::CleanupPolicy::kCompactDelete;
+      break;
+  }
+  out.delete_retention_ms = c.delete_retention_ms;
+  out.max_message_bytes = static_cast<int32_t>(c.max_message_bytes);
+  out.message_timestamp_type = c.message_timestamp_type == TimestampType::kLogAppendTime
+                                   ? engine::TimestampType::kLogAppendTime
+                                   : engine::TimestampType::kCreateTime;
+  return out;
+}
+
+PartitionRegistry::PartitionRegistry(Io& io, const BrokerConfig& config)
+    : io_(io),
+      config_(config),
+      open_lock_(io.executor(), 1),
+      appended_(io.executor(), io.clock()),
+      reader_(engine::LogLimits{}.decompressed_bytes_max) {}
+
+Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_t partition) {
+  const auto key = std::make_pair(topic.name, partition);
+  RUNNEL_CO_TRY(co_await open_lock_.Acquire());
+  auto it = logs_.find(key);
+  if (it != logs_.end() && !(it->second.topic_id == topic.id)) {
+    // The topic was deleted and created again: the old log is not this one.
+    Status s = co_await it->second.log->Close();
+    (void)s;
+    logs_.erase(it);
+    it = logs_.end();
+  }
+  Result<TopicConfig> effective = EffectiveTopicConfig(config_.topic, topic.overrides);
+  if (!effective.ok()) {
+    open_lock_.Release();
+    co_return effective.status();
+  }
+  if (it == logs_.end()) {
+    std::string dir = JoinPath(config_.data_dir,
+                               fmt::format("{}-{}-{}", topic.name, partition, topic.id.ToHex()));
+    Result<std::unique_ptr<engine::Log>> log = co_await engine::Log::Open(
+        io_, dir, ToLogConfig(*effective), engine::LogLimits{}, &reader_);
+    if (!log.ok()) {
+      open_lock_.Release();
+      co_return log.status().WithContext(dir);
+    }
+    (*log)->SetHighWatermark((*log)->log_end_offset());
+    spdlog::debug("shard {}: opened {} at offsets [{}, {})", io_.shard(), dir,
+                  (*log)->log_start_offset().value(), (*log)->log_end_offset().value());
+    Entry e;
+    e.topic_id = topic.id;
+    e.overrides = topic.overrides;
+    e.log = std::move(*log);
+    it = logs_.emplace(key, std::move(e)).first;
+  } else if (it->second.overrides != topic.overrides) {
+    Status s = it->second.log->SetConfig(ToLogConfig(*effective));
+    if (!s.ok()) {
+      open_lock_.Release();
+      co_return s;
+    }
+    it->second.overrides = topic.overrides;
+  }
+  engine::Log* log = it->second.log.get();
+  open_lock_.Release();
+  co_return log;
+}
+
+Task<void> PartitionRegistry::CloseAll() {
+  for (auto& [key, e] : logs_) {
+    Status s = co_await e.log->Close();
+    if (!s.ok()) spdlog::warn("closing {}-{}: {}", key.first, key.second, s.ToString());
+  }
+}
+
+}  // namespace runnel::broker

@@ -1,0 +1,53 @@
+// PartitionRegistry: the partition logs one shard owns (Node::PartitionShard decides which), with
+// a Notify that wakes long-polling fetches on every append. Logs are opened lazily on first use
+// from <data-dir>/<topic>-<partition>-<topic id hex> (the topic id keeps a re-created topic from
+// seeing a deleted one's data) with the topic's effective config, which is re-applied whenever
+// a request brings different overrides (AlterConfigs).
+//
+// Lives on its shard (ShardState::partitions); every call comes from that shard's loop.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "broker/config.h"
+#include "broker/metadata_store.h"
+#include "engine/log.h"
+#include "io/io.h"
+
+namespace runnel::broker {
+
+// The engine's view of a topic's settings.
+engine::LogConfig ToLogConfig(const TopicConfig& config);
+
+class PartitionRegistry {
+ public:
+  PartitionRegistry(Io& io, const BrokerConfig& config);
+  PartitionRegistry(const PartitionRegistry&) = delete;
+  PartitionRegistry& operator=(const PartitionRegistry&) = delete;
+
+  // The log of `topic`'s partition, opened (and recovered) on first use.
+  Task<Result<engine::Log*>> Get(const TopicInfo& topic, int32_t partition);
+  // Signalled after every append on this shard.
+  Notify& appended() { return appended_; }
+  size_t open_logs() const { return logs_.size(); }
+  // Closes every log (clean shutdown marks).
+  Task<void> CloseAll();
+
+ private:
+  struct Entry {
+    protocol::Uuid topic_id;
+    TopicOverrides overrides;
+    std::unique_ptr<engine::Log> log;
+  };
+  Io& io_;
+  const BrokerConfig& config_;
+  std::map<std::pair<std::string, int32_t>, Entry> logs_;
+  Semaphore open_lock_;  // one open at a time, so two requests never open one log twice
+  Notify appended_;
+  engine::RecordReader reader_;
+};
+
+}  // namespace runnel::broker
