@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Interop: produce and consume through real clients against a real runnel process — kcat
+(every codec, keys, headers, offsets, -Q by timestamp), kafka-python (produce/consume,
+offsets_for_times, a 1 MiB message) and confluent-kafka (acks=all, then SIGKILL the broker:
+every acknowledged record is there exactly once after the restart).
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from broker_process import Broker  # noqa: E402
+
+CHECKS = {"passed": 0, "failed": 0}
+
+
+def check(cond, what):
+    if cond:
+        CHECKS["passed"] += 1
+    else:
+        CHECKS["failed"] += 1
+        print("FAILED:", what, flush=True)
+
+
+def kcat(kcat_bin, args, stdin=None, timeout=30):
+    r = subprocess.run([kcat_bin] + args, input=stdin, capture_output=True, text=True,
+                       timeout=timeout)
+    return r
+
+
+def kcat_checks(kcat_bin, broker):
+    expected = []
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"]:
+        lines = [f"{codec}-k{i}:{codec}-value-{i}" for i in range(50)]
+        r = kcat(kcat_bin, ["-b", broker.bootstrap, "-P", "-t", "kc.codecs", "-K:", "-z", codec,
+                            "-X", "acks=all"], "\n".join(lines) + "\n")
+        check(r.returncode == 0, f"kcat produce {codec}: {r.stderr}")
+        expected += [tuple(line.split(":", 1)) for line in lines]
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-C", "-t", "kc.codecs", "-o", "beginning", "-e",
+                        "-f", "%k\t%s\t%o\n"])
+    check(r.returncode == 0, f"kcat consume: {r.stderr}")
+    got = [line.split("\t") for line in r.stdout.splitlines()]
+    check([(k, v) for k, v, _ in got] == expected,
+          f"kcat reads back every codec's records in order ({len(got)} of {len(expected)})")
+    check([int(o) for _, _, o in got] == list(range(len(expected))), "offsets are dense from 0")
+    # -o with a count, from an offset in the middle.
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-C", "-t", "kc.codecs", "-o", "120", "-c", "5",
+                        "-f", "%o:%s\n"])
+    check(r.stdout.splitlines() == [f"{120 + i}:{expected[120 + i][1]}" for i in range(5)],
+          f"kcat -o 120 -c 5: {r.stdout!r}")
+    # Headers.
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-P", "-t", "kc.headers", "-H", "h1=v1",
+                        "-H", "h2=v2", "-K:"], "key:with-headers\n")
+    check(r.returncode == 0, f"kcat produce with headers: {r.stderr}")
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-C", "-t", "kc.headers", "-o", "beginning", "-e",
+                        "-f", "%k|%s|%h\n"])
+    check(r.stdout.strip() == "key|with-headers|h1=v1,h2=v2", f"headers round trip: {r.stdout!r}")
+    # -Q: offset for a timestamp (0: the first record) and for the future (none: -1).
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-Q", "-t", "kc.codecs:0:0"])
+    check("offset 0" in r.stdout, f"kcat -Q by timestamp 0: {r.stdout!r}")
+    future_ms = int(time.time() * 1000) + 3600 * 1000
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-Q", "-t", f"kc.codecs:0:{future_ms}"])
+    check("offset -1" in r.stdout, f"kcat -Q in the future: {r.stdout!r}")
+
+
+def kafka_python_checks(broker):
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    sent = []
+    for codec in [None, "gzip"]:
+        p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", compression_type=codec,
+                          max_request_size=2 * 1024 * 1024)
+        futures = []
+        for i in range(200):
+            key, value = b"k%d" % i, b"%s-%d" % (str(codec).encode(), i)
+            futures.append(p.send("kp.data", key=key, value=value))
+            sent.append((key, value))
+        offsets = [f.get(timeout=15).offset for f in futures]
+        check(offsets == list(range(offsets[0], offsets[0] + 200)), f"dense offsets ({codec})")
+        p.close()
+    big = os.urandom(1024 * 1024 - 200)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks=1, max_request_size=2 * 1024 * 1024)
+    big_offset = p.send("kp.data", key=b"big", value=big).get(timeout=15).offset
+    p.close()
+    sent.append((b"big", big))
+    check(big_offset == 400, f"1 MiB message at offset 400, got {big_offset}")
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False,
+                      consumer_timeout_ms=5000, fetch_max_bytes=4 * 1024 * 1024,
+                      max_partition_fetch_bytes=4 * 1024 * 1024)
+    tp = TopicPartition("kp.data", 0)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    got = [(m.key, m.value) for m in c]
+    check(got == sent, f"kafka-python reads back {len(got)} of {len(sent)} records exactly")
+    times = c.offsets_for_times({tp: 0})
+    check(times[tp] is not None and times[tp].offset == 0, f"offsets_for_times(0): {times}")
+    end = c.end_offsets([tp])
+    check(end[tp] == 401, f"end offset 401: {end}")
+    c.close()
+
+
+def confluent_durability(broker):
+    from confluent_kafka import Consumer, Producer
+    acked = []
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is None:
+            acked.append((msg.key(), msg.value(), msg.offset()))
+        else:
+            errors.append(err)
+
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 5,
+                  "message.timeout.ms": 10000})
+    for i in range(2000):
+        p.produce("ck.durable", key=b"k%d" % i, value=b"value-%d" % i, on_delivery=on_delivery)
+        if i % 100 == 0:
+            p.poll(0)
+    p.flush(20)
+    check(len(acked) == 2000 and not errors, f"2000 acked ({len(acked)}, errors {errors[:3]})")
+    # Power cut without notice: SIGKILL, then restart on the same data dir.
+    broker.stop(signal.SIGKILL)
+    broker.start()
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "interop-durable",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    from confluent_kafka import TopicPartition
+    c.assign([TopicPartition("ck.durable", 0, 0)])
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < len(acked) and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        got.append((m.key(), m.value(), m.offset()))
+    c.close()
+    check(sorted(got, key=lambda r: r[2]) == sorted(acked, key=lambda r: r[2]),
+          f"every acked record exactly once after SIGKILL ({len(got)} of {len(acked)})")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runnel", required=True)
+    ap.add_argument("--kcat", default="kcat")
+    args = ap.parse_args()
+    broker = Broker(args.runnel, smp=2)
+    try:
+        broker.start()
+        kcat_checks(args.kcat, broker)
+        kafka_python_checks(broker)
+        confluent_durability(broker)
+        code = broker.stop(signal.SIGTERM)
+        check(code == 0, f"SIGTERM exit 0, got {code}")
+    except Exception as e:
+        check(False, f"exception: {e!r}\n{broker.logs()}")
+    finally:
+        broker.cleanup()
+    print(f"{CHECKS['passed']} passed, {CHECKS['failed']} failed", flush=True)
+    return 0 if CHECKS["failed"] == 0 and CHECKS["passed"] > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
