@@ -70,6 +70,7 @@ std::string SerializeMetadata(const ClusterMetadata& m) {
   root.insert("format", kFormatVersion);
   root.insert("cluster_id", m.cluster_id);
   root.insert("node_id", static_cast<int64_t>(m.node_id));
+  root.insert("next_producer_id", m.next_producer_id);
   toml::array topics;
   for (const auto& [name, t] : m.topics) {
     toml::table tt;
@@ -103,6 +104,7 @@ Result<ClusterMetadata> ParseMetadata(std::string_view text) {
   if (!cluster_id || !node_id) return Status::Corruption("metadata.toml: no cluster_id/node_id");
   m.cluster_id = *cluster_id;
   m.node_id = static_cast<int32_t>(*node_id);
+  m.next_producer_id = root["next_producer_id"].value<int64_t>().value_or(m.next_producer_id);
   if (const toml::array* topics = root["topics"].as_array()) {
     for (const toml::node& n : *topics) {
       const toml::table* tt = n.as_table();

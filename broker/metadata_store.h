@@ -31,6 +31,8 @@ struct TopicInfo {
 struct ClusterMetadata {
   std::string cluster_id;
   int32_t node_id = 0;
+  // The next producer id InitProducerId hands out (persisted, so ids are never reused).
+  int64_t next_producer_id = 1000;
   std::map<std::string, TopicInfo> topics;  // by name
   const TopicInfo* FindById(const protocol::Uuid& id) const;
   bool operator==(const ClusterMetadata&) const = default;

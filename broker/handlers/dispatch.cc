@@ -18,6 +18,8 @@ Handler FindHandler(int16_t api_key) {
       return HandleCreateTopics;
     case 20:
       return HandleDeleteTopics;
+    case 22:
+      return HandleInitProducerId;
     case 32:
       return HandleDescribeConfigs;
     case 33:

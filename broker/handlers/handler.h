@@ -42,6 +42,7 @@ using Handler = Task<Result<Response>> (*)(RequestContext& ctx);
 Task<Result<Response>> HandleProduce(RequestContext& ctx);
 Task<Result<Response>> HandleFetch(RequestContext& ctx);
 Task<Result<Response>> HandleListOffsets(RequestContext& ctx);
+Task<Result<Response>> HandleInitProducerId(RequestContext& ctx);
 Task<Result<Response>> HandleApiVersions(RequestContext& ctx);
 Task<Result<Response>> HandleMetadata(RequestContext& ctx);
 Task<Result<Response>> HandleCreateTopics(RequestContext& ctx);

@@ -139,6 +139,55 @@ def confluent_durability(broker):
           f"every acked record exactly once after SIGKILL ({len(got)} of {len(acked)})")
 
 
+def confluent_idempotent(broker):
+    """enable.idempotence with 5 requests in flight: 20,000 messages over 3 partitions arrive
+    exactly once, in order per partition."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("ck.idempotent", 3, 1)])["ck.idempotent"].result(15)
+    acked, errors = [], []
+
+    def on_delivery(err, msg):
+        if err is None:
+            acked.append((msg.partition(), msg.offset(), msg.value()))
+        else:
+            errors.append(err)
+
+    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True,
+                  "max.in.flight.requests.per.connection": 5, "linger.ms": 2,
+                  "batch.num.messages": 200})
+    total = 20000
+    for i in range(total):
+        while True:
+            try:
+                p.produce("ck.idempotent", key=b"%d" % (i % 7), value=b"m%d" % i,
+                          partition=i % 3, on_delivery=on_delivery)
+                break
+            except BufferError:
+                p.poll(0.01)
+        if i % 500 == 0:
+            p.poll(0)
+    p.flush(60)
+    check(len(acked) == total and not errors, f"idempotent: {len(acked)} acked, {errors[:3]}")
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "interop-idem",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition("ck.idempotent", i, 0) for i in range(3)])
+    got = {0: [], 1: [], 2: []}
+    deadline = time.monotonic() + 30
+    while sum(len(v) for v in got.values()) < total and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        got[m.partition()].append((m.offset(), m.value()))
+    c.close()
+    for part in range(3):
+        want = [b"m%d" % i for i in range(part, total, 3)]
+        check([v for _, v in got[part]] == want,
+              f"partition {part}: {len(got[part])} records, exactly once and in order")
+        check([o for o, _ in got[part]] == list(range(len(want))), f"partition {part} offsets")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runnel", required=True)
@@ -149,6 +198,7 @@ def main():
         broker.start()
         kcat_checks(args.kcat, broker)
         kafka_python_checks(broker)
+        confluent_idempotent(broker)
         confluent_durability(broker)
         code = broker.stop(signal.SIGTERM)
         check(code == 0, f"SIGTERM exit 0, got {code}")
