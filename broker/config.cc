@@ -127,6 +127,11 @@ const std::vector<BrokerSetting>& BrokerSettings() {
       {"delete.retention.ms", "86400000", "default: how long compaction keeps tombstones",
        ApplyTopicDefault},
       {"min.insync.replicas", "1", "default: replicas needed for acks=all", ApplyTopicDefault},
+      {"log.retention.check.interval.ms", "300000",
+       "how often each shard runs retention, compaction and a checkpoint over its logs",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.log_retention_check_interval_ms, n, v, 1, kInt64Max / 1000000);
+       }},
       {"connections.max.idle.ms", "600000", "close a connection idle this long",
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
          return SetInt(c.connections_max_idle_ms, n, v, 1, kInt64Max / 1000000);
@@ -342,6 +347,8 @@ std::vector<std::pair<std::string, std::string>> DescribeSettings(const BrokerCo
       value = c.auto_create_topics_enable ? "true" : "false";
     } else if (FindTopicSetting(name) != nullptr) {
       value = TopicSettingValue(c.topic, name);
+    } else if (name == "log.retention.check.interval.ms") {
+      value = std::to_string(c.log_retention_check_interval_ms);
     } else if (name == "connections.max.idle.ms") {
       value = std::to_string(c.connections_max_idle_ms);
     } else if (name == "socket.request.max.bytes") {

@@ -40,6 +40,9 @@ struct BrokerConfig {
   bool auto_create_topics_enable = true;
   TopicConfig topic{};
 
+  // Background retention, compaction and checkpoint pass over each shard's logs.
+  int64_t log_retention_check_interval_ms = 300000;
+
   // Connections and back-pressure.
   int64_t connections_max_idle_ms = 600000;
   int64_t socket_request_max_bytes = 104857600;  // largest request frame

@@ -83,6 +83,39 @@ Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_
   co_return log;
 }
 
+Task<void> PartitionRegistry::Maintain() {
+  // Keys first: the map may change while a pass suspends.
+  std::vector<std::pair<std::string, int32_t>> keys;
+  for (const auto& [key, e] : logs_) keys.push_back(key);
+  for (const auto& key : keys) {
+    auto it = logs_.find(key);
+    if (it == logs_.end()) continue;
+    engine::Log* log = it->second.log.get();
+    const engine::CleanupPolicy policy = log->config().cleanup_policy;
+    if (engine::Deletes(policy)) {
+      Result<engine::RetentionResult> r = co_await log->ApplyRetention();
+      if (!r.ok()) {
+        spdlog::warn("retention {}-{}: {}", key.first, key.second, r.status().ToString());
+      } else if (r->segments_deleted > 0) {
+        spdlog::info("retention {}-{}: {} segment(s), {} bytes deleted; log start {}", key.first,
+                     key.second, r->segments_deleted, r->bytes_deleted,
+                     r->log_start_offset.value());
+      }
+    }
+    if (engine::Compacts(policy)) {
+      Result<engine::CompactionResult> r = co_await log->Compact();
+      if (!r.ok()) {
+        spdlog::warn("compaction {}-{}: {}", key.first, key.second, r.status().ToString());
+      } else if (r->segments_cleaned > 0) {
+        spdlog::info("compaction {}-{}: {} segment(s), {} -> {} bytes", key.first, key.second,
+                     r->segments_cleaned, r->bytes_before, r->bytes_after);
+      }
+    }
+    Status s = co_await log->Checkpoint();
+    if (!s.ok()) spdlog::warn("checkpoint {}-{}: {}", key.first, key.second, s.ToString());
+  }
+}
+
 Task<void> PartitionRegistry::CloseAll() {
   for (auto& [key, e] : logs_) {
     Status s = co_await e.log->Close();

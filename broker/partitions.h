@@ -33,6 +33,9 @@ class PartitionRegistry {
   // Signalled after every append on this shard.
   Notify& appended() { return appended_; }
   size_t open_logs() const { return logs_.size(); }
+  // One background pass: retention (cleanup.policy delete), compaction (compact) and a
+  // checkpoint, for every open log in turn. Errors are logged; the pass goes on.
+  Task<void> Maintain();
   // Closes every log (clean shutdown marks).
   Task<void> CloseAll();
 

@@ -3,8 +3,23 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/connection.h"
+#include "broker/partitions.h"
 
 namespace runnel::broker {
+
+namespace {
+
+// The shard's background pass over its logs, every log.retention.check.interval.ms.
+Task<void> MaintenanceLoop(Io& io, Node& node) {
+  const Duration interval =
+      std::chrono::milliseconds(node.config().log_retention_check_interval_ms);
+  while (true) {
+    co_await io.Sleep(interval);
+    co_await node.Local(io).partitions->Maintain();
+  }
+}
+
+}  // namespace
 
 Task<void> RunShard(Io& io, Node& node) {
   ShardState& shard = node.Local(io);
@@ -28,6 +43,7 @@ Task<void> RunShard(Io& io, Node& node) {
     node.Fail();
     co_return;
   }
+  io.Spawn(MaintenanceLoop(io, node));
   if (io.shard() == kControllerShard) {
     spdlog::info("runnel listening on {} ({} shard(s)), advertising {}",
                  (*listener)->local().ToString(), node.shard_count(),
