@@ -18,8 +18,12 @@ Handler FindHandler(int16_t api_key) {
       return HandleCreateTopics;
     case 20:
       return HandleDeleteTopics;
+    case 21:
+      return HandleDeleteRecords;
     case 22:
       return HandleInitProducerId;
+    case 23:
+      return HandleOffsetForLeaderEpoch;
     case 32:
       return HandleDescribeConfigs;
     case 33:

@@ -43,6 +43,8 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx);
 Task<Result<Response>> HandleFetch(RequestContext& ctx);
 Task<Result<Response>> HandleListOffsets(RequestContext& ctx);
 Task<Result<Response>> HandleInitProducerId(RequestContext& ctx);
+Task<Result<Response>> HandleDeleteRecords(RequestContext& ctx);
+Task<Result<Response>> HandleOffsetForLeaderEpoch(RequestContext& ctx);
 Task<Result<Response>> HandleApiVersions(RequestContext& ctx);
 Task<Result<Response>> HandleMetadata(RequestContext& ctx);
 Task<Result<Response>> HandleCreateTopics(RequestContext& ctx);

@@ -1,12 +1,19 @@
+// ListOffsets, DeleteRecords and OffsetForLeaderEpoch: offset questions answered by each
+// partition's owner shard.
+//
 // ListOffsets (key 2), versions 1-7: EARLIEST (-2: the log start), LATEST (-1: the high
 // watermark), MAX_TIMESTAMP (-3: the first record with the largest timestamp) or the first
 // record whose timestamp is at or after the one asked for. Each partition is answered by its
 // owner shard.
 #include "broker/handlers/handler.h"
 #include "broker/partitions.h"
+#include "broker/protocol/gen/delete_records_request.h"
+#include "broker/protocol/gen/delete_records_response.h"
 #include "broker/protocol/gen/error_codes.h"
 #include "broker/protocol/gen/list_offsets_request.h"
 #include "broker/protocol/gen/list_offsets_response.h"
+#include "broker/protocol/gen/offset_for_leader_epoch_request.h"
+#include "broker/protocol/gen/offset_for_leader_epoch_response.h"
 
 namespace runnel::broker {
 
@@ -100,6 +107,168 @@ Task<Result<Response>> HandleListOffsets(RequestContext& ctx) {
       pr.offset = a.offset;
       if (ctx.version() >= 4) pr.leader_epoch = a.leader_epoch;
       tr.partitions.push_back(std::move(pr));
+    }
+    resp.topics.push_back(std::move(tr));
+  }
+  co_return EncodeResponse(ctx, resp);
+}
+
+namespace {
+
+// The leader epoch every append on this single node carries.
+constexpr int32_t kLeaderEpoch = 0;
+
+struct DeleteAnswer {
+  ErrorCode error = ErrorCode::kNone;
+  int64_t low_watermark = -1;
+};
+
+Task<DeleteAnswer> DeleteBelow(Node& node, Io& io, TopicInfo topic, int32_t partition,
+                               int64_t offset) {
+  const ShardId owner = node.PartitionShard(topic.name, partition);
+  auto del = [topic = std::move(topic), partition,
+              offset](ShardState& shard) -> Task<DeleteAnswer> {
+    DeleteAnswer out;
+    Result<engine::Log*> log = co_await shard.partitions->Get(topic, partition);
+    if (!log.ok()) {
+      out.error = ErrorCode::kKafkaStorageError;
+      co_return out;
+    }
+    // -1: up to the high watermark.
+    const int64_t target = offset == -1 ? (*log)->high_watermark().value() : offset;
+    if (target < 0 || target > (*log)->high_watermark().value()) {
+      out.error = ErrorCode::kOffsetOutOfRange;
+      out.low_watermark = (*log)->log_start_offset().value();
+      co_return out;
+    }
+    Result<engine::Offset> start = co_await (*log)->DeleteRecords(engine::Offset(target));
+    if (!start.ok()) {
+      out.error = start.status().Is(ErrorKind::kInvalidArgument) ? ErrorCode::kOffsetOutOfRange
+                                                                 : ErrorCode::kKafkaStorageError;
+      out.low_watermark = (*log)->log_start_offset().value();
+      co_return out;
+    }
+    out.low_watermark = start->value();
+    co_return out;
+  };
+  co_return co_await ShardCall<DeleteAnswer>(node, io, owner, std::move(del));
+}
+
+struct EpochAnswer {
+  ErrorCode error = ErrorCode::kNone;
+  int32_t leader_epoch = -1;
+  int64_t end_offset = -1;
+};
+
+Task<EpochAnswer> EpochEnd(Node& node, Io& io, TopicInfo topic, int32_t partition,
+                           int32_t leader_epoch) {
+  const ShardId owner = node.PartitionShard(topic.name, partition);
+  auto look = [topic = std::move(topic), partition,
+               leader_epoch](ShardState& shard) -> Task<EpochAnswer> {
+    EpochAnswer out;
+    Result<engine::Log*> log = co_await shard.partitions->Get(topic, partition);
+    if (!log.ok()) {
+      out.error = ErrorCode::kKafkaStorageError;
+      co_return out;
+    }
+    // Every batch carries epoch 0: asking for epoch 0 (or a later one, which we have not
+    // reached) ends at the log end; an earlier one is undefined (-1, -1).
+    if (leader_epoch >= kLeaderEpoch) {
+      out.leader_epoch = kLeaderEpoch;
+      out.end_offset = (*log)->log_end_offset().value();
+    }
+    co_return out;
+  };
+  co_return co_await ShardCall<EpochAnswer>(node, io, owner, std::move(look));
+}
+
+}  // namespace
+
+// DeleteRecords (key 21), versions 0-2: moves each partition's log start up to the offset
+// (-1: the high watermark), durably, and reports the new low watermark.
+Task<Result<Response>> HandleDeleteRecords(RequestContext& ctx) {
+  using protocol::DeleteRecordsRequest;
+  using protocol::DeleteRecordsResponse;
+  RUNNEL_CO_ASSIGN_OR_RETURN(DeleteRecordsRequest req,
+                             protocol::DecodeRequestBody<DeleteRecordsRequest>(ctx.frame));
+  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+  std::vector<DeleteAnswer> answers;
+  std::vector<size_t> slot;
+  std::vector<Task<DeleteAnswer>> tasks;
+  for (const auto& t : req.topics) {
+    auto it = meta.topics.find(t.name);
+    for (const auto& p : t.partitions) {
+      DeleteAnswer a;
+      if (it == meta.topics.end() || p.partition_index < 0 ||
+          p.partition_index >= it->second.partitions) {
+        a.error = ErrorCode::kUnknownTopicOrPartition;
+      } else {
+        slot.push_back(answers.size());
+        tasks.push_back(DeleteBelow(ctx.node, ctx.io, it->second, p.partition_index, p.offset));
+      }
+      answers.push_back(a);
+    }
+  }
+  std::vector<DeleteAnswer> done = co_await WhenAll(std::move(tasks));
+  for (size_t i = 0; i < done.size(); i++) answers[slot[i]] = done[i];
+  DeleteRecordsResponse resp;
+  size_t k = 0;
+  for (const auto& t : req.topics) {
+    DeleteRecordsResponse::DeleteRecordsTopicResult tr;
+    tr.name = t.name;
+    for (const auto& p : t.partitions) {
+      const DeleteAnswer& a = answers[k++];
+      DeleteRecordsResponse::DeleteRecordsPartitionResult pr;
+      pr.partition_index = p.partition_index;
+      pr.low_watermark = a.low_watermark;
+      pr.error_code = static_cast<int16_t>(a.error);
+      tr.partitions.push_back(pr);
+    }
+    resp.topics.push_back(std::move(tr));
+  }
+  co_return EncodeResponse(ctx, resp);
+}
+
+// OffsetForLeaderEpoch (key 23), versions 2-4: the end offset of the requested leader epoch.
+Task<Result<Response>> HandleOffsetForLeaderEpoch(RequestContext& ctx) {
+  using protocol::OffsetForLeaderEpochRequest;
+  using protocol::OffsetForLeaderEpochResponse;
+  RUNNEL_CO_ASSIGN_OR_RETURN(OffsetForLeaderEpochRequest req,
+                             protocol::DecodeRequestBody<OffsetForLeaderEpochRequest>(ctx.frame));
+  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+  std::vector<EpochAnswer> answers;
+  std::vector<size_t> slot;
+  std::vector<Task<EpochAnswer>> tasks;
+  for (const auto& t : req.topics) {
+    auto it = meta.topics.find(t.topic);
+    for (const auto& p : t.partitions) {
+      EpochAnswer a;
+      if (it == meta.topics.end() || p.partition < 0 || p.partition >= it->second.partitions) {
+        a.error = ErrorCode::kUnknownTopicOrPartition;
+      } else if (p.current_leader_epoch > kLeaderEpoch) {
+        a.error = ErrorCode::kUnknownLeaderEpoch;
+      } else {
+        slot.push_back(answers.size());
+        tasks.push_back(EpochEnd(ctx.node, ctx.io, it->second, p.partition, p.leader_epoch));
+      }
+      answers.push_back(a);
+    }
+  }
+  std::vector<EpochAnswer> done = co_await WhenAll(std::move(tasks));
+  for (size_t i = 0; i < done.size(); i++) answers[slot[i]] = done[i];
+  OffsetForLeaderEpochResponse resp;
+  size_t k = 0;
+  for (const auto& t : req.topics) {
+    OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult tr;
+    tr.topic = t.topic;
+    for (const auto& p : t.partitions) {
+      const EpochAnswer& a = answers[k++];
+      OffsetForLeaderEpochResponse::EpochEndOffset pr;
+      pr.partition = p.partition;
+      pr.error_code = static_cast<int16_t>(a.error);
+      pr.leader_epoch = a.leader_epoch;
+      pr.end_offset = a.end_offset;
+      tr.partitions.push_back(pr);
     }
     resp.topics.push_back(std::move(tr));
   }

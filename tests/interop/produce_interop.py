@@ -66,6 +66,67 @@ def kcat_checks(kcat_bin, broker):
     check("offset -1" in r.stdout, f"kcat -Q in the future: {r.stdout!r}")
 
 
+def raw_call(broker, api_key, version, body, correlation_id=7):
+    """One request over a plain socket (non-flexible versions): returns the response body."""
+    import socket
+    import struct
+    client = b"interop-raw"
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client)) + client
+    frame = header + body
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", _recv_exactly(s, 4))[0]
+        data = _recv_exactly(s, size)
+    got_correlation = struct.unpack(">i", data[:4])[0]
+    check(got_correlation == correlation_id, f"correlation id {got_correlation}")
+    return data[4:]
+
+
+def _recv_exactly(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise RuntimeError("connection closed")
+        out += chunk
+    return out
+
+
+def delete_records_and_epochs(kcat_bin, broker):
+    """DeleteRecords v1 and OffsetForLeaderEpoch v2 (no Python client has them) over raw
+    frames, then checked with kcat and ListOffsets."""
+    import struct
+    topic = b"kc.codecs"
+    body = (struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) +
+            struct.pack(">iq", 0, 100) + struct.pack(">i", 5000))
+    resp = raw_call(broker, 21, 1, body)
+    # throttle, [name, [partition, low_watermark, error]]
+    pos = 4 + 4
+    name_len = struct.unpack(">h", resp[pos:pos + 2])[0]
+    pos += 2 + name_len + 4
+    partition, low, err = struct.unpack(">iqh", resp[pos:pos + 14])
+    check((partition, low, err) == (0, 100, 0), f"DeleteRecords to 100: {(partition, low, err)}")
+    r = kcat(kcat_bin, ["-b", broker.bootstrap, "-C", "-t", "kc.codecs", "-o", "beginning", "-c",
+                        "1", "-f", "%o\n"])
+    check(r.stdout.strip() == "100", f"consuming from the beginning starts at 100: {r.stdout!r}")
+    # Past the high watermark: OFFSET_OUT_OF_RANGE (1), log start unchanged.
+    body = (struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) +
+            struct.pack(">iq", 0, 10**6) + struct.pack(">i", 5000))
+    resp = raw_call(broker, 21, 1, body)
+    partition, low, err = struct.unpack(">iqh", resp[pos:pos + 14])
+    check((low, err) == (100, 1), f"DeleteRecords past the end: {(low, err)}")
+    # OffsetForLeaderEpoch v2: epoch 0 ends at the log end (250).
+    body = (struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) +
+            struct.pack(">iii", 0, -1, 0))
+    resp = raw_call(broker, 23, 2, body)
+    pos = 4 + 4
+    name_len = struct.unpack(">h", resp[pos:pos + 2])[0]
+    pos += 2 + name_len + 4
+    err, partition, epoch, end = struct.unpack(">hiiq", resp[pos:pos + 18])
+    check((err, partition, epoch, end) == (0, 0, 0, 250),
+          f"OffsetForLeaderEpoch: {(err, partition, epoch, end)}")
+
+
 def kafka_python_checks(broker):
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
     sent = []
@@ -222,6 +283,7 @@ def main():
     try:
         broker.start()
         kcat_checks(args.kcat, broker)
+        delete_records_and_epochs(args.kcat, broker)
         kafka_python_checks(broker)
         confluent_idempotent(broker)
         retention(broker)
