@@ -112,6 +112,40 @@ void Release(Conn& c, uint64_t frame_bytes) {
   c.shard.request_bytes.Release(frame_bytes);
 }
 
+// Writes one response: its bytes, with each file region sent from the segment file by
+// SendFile (zero-copy) at its place; then gives the regions' segment references back to the
+// shards that own them.
+Task<Status> SendResponse(Conn& c, Response& r) {
+  Status status;
+  size_t pos = 0;
+  const auto bytes = std::as_bytes(std::span(r.bytes));
+  for (const ResponseRegion& region : r.regions) {
+    if (region.at > pos) {
+      status = co_await c.stream->Send(bytes.subspan(pos, region.at - pos));
+      if (!status.ok()) break;
+      pos = region.at;
+    }
+    status = co_await c.stream->SendFile(*region.file, region.position, region.length);
+    if (!status.ok()) break;
+  }
+  if (status.ok() && pos < bytes.size()) status = co_await c.stream->Send(bytes.subspan(pos));
+  // Release every segment reference on its owner shard: the last reference closes the file,
+  // which must happen on the shard whose ring opened it.
+  for (ShardId owner = 0; owner < c.node.shard_count() && !r.regions.empty(); owner++) {
+    std::vector<std::shared_ptr<void>> keeps;
+    for (ResponseRegion& region : r.regions) {
+      if (region.owner == owner && region.keep) keeps.push_back(std::move(region.keep));
+    }
+    if (keeps.empty()) continue;
+    auto release = [&keeps](Io&) -> Task<int> {
+      keeps.clear();
+      co_return 0;
+    };
+    (void)co_await Invoke<int>(c.io.shards(), owner, release);
+  }
+  co_return status;
+}
+
 // Sends responses in request order and releases each request's admission.
 Task<void> WriteLoop(std::shared_ptr<Conn> c) {
   while (true) {
@@ -128,7 +162,7 @@ Task<void> WriteLoop(std::shared_ptr<Conn> c) {
                    result.status().ToString());
       failed = true;
     } else if (result->send && !c->closing) {
-      Status s = co_await c->stream->Send(std::as_bytes(std::span(result->bytes)));
+      Status s = co_await SendResponse(*c, *result);
       if (!s.ok()) {
         spdlog::debug("shard {}: send to {} failed: {}", c->io.shard(), c->peer.ToString(),
                       s.ToString());

@@ -25,7 +25,7 @@ Task<Result<Response>> HandleApiVersions(RequestContext& ctx) {
     resp.api_keys.push_back(range);
     protocol::Writer w(64);
     RUNNEL_CO_TRY(protocol::EncodeResponseFrame(0, ctx.correlation_id(), resp, w));
-    co_return Response{w.Flatten(), true};
+    co_return Response{w.Flatten(), true, {}};
   }
   RUNNEL_CO_ASSIGN_OR_RETURN(ApiVersionsRequest req,
                              protocol::DecodeRequestBody<ApiVersionsRequest>(ctx.frame));

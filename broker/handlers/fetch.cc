@@ -5,8 +5,9 @@
 // available the fetch waits (up to max_wait_ms) on the appended Notify of the first partition's
 // shard, then reads again.
 //
-// The record bytes are copied through user space for now (ReadOptions::load_bytes); sending the
-// segment file regions with Socket::SendFile is the next step (see broker/README.md).
+// Zero-copy: a partition's records go from the segment file to the socket with SendFile
+// (Response::regions); the response header and fields are written with the Writer around them.
+// Reads under kInlineBytesMax are copied instead (the Writer copies small records anyway).
 #include <algorithm>
 
 #include "broker/handlers/handler.h"
@@ -23,11 +24,23 @@ using protocol::FetchResponse;
 
 namespace {
 
+// Reads smaller than this are copied into the response; larger ones are sent from the file.
+constexpr uint64_t kInlineBytesMax = protocol::Writer::kBorrowBytesMin;
+
+// Where a zero-copy partition's records go in the encoded response: the Writer borrows (does
+// not read) records views of kBorrowBytesMin bytes or more, so each is a view of this marker
+// with the region's length, found again by address in Writer::Slices().
+const uint8_t kRecordsHole[1] = {0};
+
 struct PartitionRead {
   ErrorCode error = ErrorCode::kNone;
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
-  std::vector<std::byte> data;
+  std::vector<std::byte> data;              // small reads
+  std::vector<engine::FileRegion> regions;  // large reads (zero-copy)
+  uint64_t region_bytes = 0;
+  ShardId owner = 0;
+  uint64_t size() const { return data.size() + region_bytes; }
 };
 
 Task<PartitionRead> ReadPartition(Node& node, Io& io, TopicInfo topic, int32_t partition,
@@ -44,8 +57,11 @@ Task<PartitionRead> ReadPartition(Node& node, Io& io, TopicInfo topic, int32_t p
     engine::ReadOptions options;
     options.bytes_max = bytes_max;
     options.end_offset = (*log)->high_watermark();
-    options.load_bytes = true;
     Result<engine::ReadResult> r = co_await (*log)->Read(engine::Offset(offset), options);
+    if (r.ok() && r->bytes > 0 && r->bytes < kInlineBytesMax) {
+      options.load_bytes = true;
+      r = co_await (*log)->Read(engine::Offset(offset), options);
+    }
     out.high_watermark = (*log)->high_watermark().value();
     out.log_start_offset = (*log)->log_start_offset().value();
     if (!r.ok()) {
@@ -53,7 +69,13 @@ Task<PartitionRead> ReadPartition(Node& node, Io& io, TopicInfo topic, int32_t p
                                                       : ErrorCode::kKafkaStorageError;
       co_return out;
     }
-    out.data = std::move(r->data);
+    out.owner = shard.io.shard();
+    if (!r->data.empty()) {
+      out.data = std::move(r->data);
+    } else {
+      out.region_bytes = r->bytes;
+      out.regions = std::move(r->regions);
+    }
     co_return out;
   };
   co_return co_await ShardCall<PartitionRead>(node, io, owner, std::move(read));
@@ -136,7 +158,7 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
         continue;
       }
       reads.push_back(std::move(done[k++]));
-      total += reads.back().data.size();
+      total += reads.back().size();
       any_error = any_error || reads.back().error != ErrorCode::kNone;
     }
     const Instant now = ctx.io.clock().Now();
@@ -156,13 +178,24 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
   // The request's max_bytes caps the total; the first non-empty partition is always returned.
   uint64_t budget = static_cast<uint64_t>(std::max<int32_t>(req.max_bytes, 0));
   bool first_data = true;
+  Response out;
   for (PartitionRead& r : reads) {
-    if (r.data.empty()) continue;
-    if (!first_data && r.data.size() > budget) {
+    if (r.size() == 0) continue;
+    if (!first_data && r.size() > budget) {
+      // Dropped: its segment references still go back to their shard (a zero-length region).
+      for (engine::FileRegion& region : r.regions) {
+        ResponseRegion release;
+        release.file = region.file;
+        release.keep = std::move(region.segment);
+        release.owner = r.owner;
+        out.regions.push_back(std::move(release));
+      }
+      r.regions.clear();
+      r.region_bytes = 0;
       r.data.clear();
       continue;
     }
-    budget -= std::min<uint64_t>(budget, r.data.size());
+    budget -= std::min<uint64_t>(budget, r.size());
     first_data = false;
   }
 
@@ -182,13 +215,48 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
       pd.last_stable_offset = r.high_watermark;
       pd.log_start_offset = r.log_start_offset;
       pd.aborted_transactions = std::nullopt;
-      pd.records = protocol::RecordsView::Of(
-          std::span(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size()));
+      if (r.region_bytes > 0) {
+        pd.records = protocol::RecordsView::Of(std::span(kRecordsHole, r.region_bytes));
+      } else {
+        pd.records = protocol::RecordsView::Of(
+            std::span(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size()));
+      }
       tr.partitions.push_back(std::move(pd));
     }
     resp.responses.push_back(std::move(tr));
   }
-  co_return EncodeResponse(ctx, resp);
+  protocol::Writer w(1024);
+  RUNNEL_CO_TRY(protocol::EncodeResponseFrame(ctx.version(), ctx.correlation_id(), resp, w));
+  // Owned slices become bytes; each hole becomes the next zero-copy partition's file regions.
+  std::vector<ResponseRegion> releases = std::move(out.regions);
+  out.regions.clear();
+  size_t next_read = 0;
+  for (std::span<const uint8_t> slice : w.Slices()) {
+    if (slice.data() != kRecordsHole) {
+      out.bytes.insert(out.bytes.end(), slice.begin(), slice.end());
+      continue;
+    }
+    while (next_read < reads.size() && reads[next_read].region_bytes == 0) next_read++;
+    RUNNEL_ASSERT(next_read < reads.size(), "a records hole without a zero-copy read");
+    PartitionRead& r = reads[next_read++];
+    RUNNEL_ASSERT(slice.size() == r.region_bytes, "hole of {} bytes for {} region bytes",
+                  slice.size(), r.region_bytes);
+    for (engine::FileRegion& region : r.regions) {
+      ResponseRegion part;
+      part.at = out.bytes.size();
+      part.file = region.file;
+      part.position = region.position;
+      part.length = region.length;
+      part.keep = std::move(region.segment);
+      part.owner = r.owner;
+      out.regions.push_back(std::move(part));
+    }
+  }
+  for (ResponseRegion& release : releases) {
+    release.at = out.bytes.size();
+    out.regions.push_back(std::move(release));
+  }
+  co_return out;
 }
 
 }  // namespace runnel::broker

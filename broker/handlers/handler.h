@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "broker/node.h"
@@ -23,17 +24,31 @@ struct RequestContext {
   int32_t correlation_id() const { return frame.header.correlation_id; }
 };
 
-// A response frame (size prefix included), or none (Produce with acks=0).
+// A range of a file sent with Socket::SendFile at byte `at` of Response::bytes (zero-copy
+// fetch). `keep` holds the file open (a log segment); it belongs to shard `owner` and is released
+// there after the send.
+struct ResponseRegion {
+  size_t at = 0;
+  File* file = nullptr;
+  uint64_t position = 0;
+  uint64_t length = 0;
+  std::shared_ptr<void> keep;
+  ShardId owner = 0;
+};
+
+// A response frame (size prefix included), or none (Produce with acks=0). With regions, the
+// frame is bytes[0, r0.at) + r0's file bytes + bytes[r0.at, r1.at) + ... in order.
 struct Response {
   std::vector<uint8_t> bytes;
   bool send = true;
+  std::vector<ResponseRegion> regions;
 };
 
 template <typename T>
 Result<Response> EncodeResponse(const RequestContext& ctx, const T& body) {
   protocol::Writer w(256);
   RUNNEL_TRY(protocol::EncodeResponseFrame(ctx.version(), ctx.correlation_id(), body, w));
-  return Response{w.Flatten(), true};
+  return Response{w.Flatten(), true, {}};
 }
 
 using Handler = Task<Result<Response>> (*)(RequestContext& ctx);

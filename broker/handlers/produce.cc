@@ -121,7 +121,7 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
   }
   std::vector<PartitionOutcome> done = co_await WhenAll(std::move(tasks));
   for (size_t i = 0; i < done.size(); i++) outcomes[task_slot[i]] = std::move(done[i]);
-  if (req.acks == 0) co_return Response{{}, false};
+  if (req.acks == 0) co_return Response{{}, false, {}};
 
   ProduceResponse resp;
   size_t k = 0;
