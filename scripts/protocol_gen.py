@@ -525,7 +525,8 @@ class Generator:
             out.append(f"{p}  Status Encode(int16_t version, Writer& writer) const;")
             out.append(f"{p}  Status DecodeFrom(int16_t version, Reader& reader);")
             out.append(f"{p}  size_t Size(int16_t version) const;")
-        out.append(f"{p}  bool operator==(const {st.name}&) const = default;")
+        out.append(f"{p}  // Field-by-field (defaulted in the .cc, which keeps users' compiles light).")
+        out.append(f"{p}  bool operator==(const {st.name}& other) const;")
         out.append(f"{p}}};")
 
     def struct_defs(self, m, st, top, out):
@@ -536,6 +537,9 @@ class Generator:
         has_flex = not m.flexible.intersect(valid).empty()
         flex_cond = m.flexible.cond(valid) if has_flex else "false"
         name_lit = cpp_string_literal(m.name)
+
+        out.append(f"bool {q}::operator==(const {q}&) const = default;")
+        out.append("")
 
         # ---- Encode
         out.append(f"Status {q}::Encode(int16_t ver, Writer& w) const {{")

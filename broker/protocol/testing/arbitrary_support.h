@@ -2,10 +2,7 @@
 // value drawn with rapidcheck's `*gen` inside a gen::exec context. Test-only.
 #pragma once
 
-#include <rapidcheck.h>
-
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -13,48 +10,29 @@
 
 namespace runnel::protocol::testing {
 
-inline bool ArbBool() { return *rc::gen::arbitrary<bool>(); }
-inline int8_t ArbInt8() { return *rc::gen::arbitrary<int8_t>(); }
-inline int16_t ArbInt16() { return *rc::gen::arbitrary<int16_t>(); }
-inline uint16_t ArbUint16() { return *rc::gen::arbitrary<uint16_t>(); }
-inline int32_t ArbInt32() { return *rc::gen::arbitrary<int32_t>(); }
-inline uint32_t ArbUint32() { return *rc::gen::arbitrary<uint32_t>(); }
-inline int64_t ArbInt64() { return *rc::gen::arbitrary<int64_t>(); }
+// Each draws with rapidcheck's `*gen`, so call them only inside a property (gen::exec or
+// rc::check). Defined out of line: the generated Fill functions call them thousands of
+// times, and inlining rapidcheck at every call site would make those files slow to compile.
+bool ArbBool();
+int8_t ArbInt8();
+int16_t ArbInt16();
+uint16_t ArbUint16();
+int32_t ArbInt32();
+uint32_t ArbUint32();
+int64_t ArbInt64();
 // Finite doubles only: NaN != NaN would make equality meaningless.
-inline double ArbFloat64() { return static_cast<double>(*rc::gen::arbitrary<int32_t>()) / 7.0; }
-inline Uuid ArbUuid() {
-  Uuid u;
-  for (uint8_t& b : u.bytes) b = *rc::gen::arbitrary<uint8_t>();
-  return u;
-}
-inline std::string ArbString() { return *rc::gen::resize(40, rc::gen::arbitrary<std::string>()); }
-inline std::vector<uint8_t> ArbBytes() {
-  return *rc::gen::resize(40, rc::gen::arbitrary<std::vector<uint8_t>>());
-}
+double ArbFloat64();
+Uuid ArbUuid();
+std::string ArbString();
+std::vector<uint8_t> ArbBytes();
 // Records views need storage that outlives the value: a per-thread arena, test-only.
-inline RecordsView ArbRecords() {
-  static thread_local std::deque<std::vector<uint8_t>> arena;
-  if (arena.size() > 100000) arena.clear();
-  // Sometimes large enough to be borrowed (not copied) by the Writer.
-  size_t n = *rc::gen::element<size_t>(0, 1, 17, 300, 1000);
-  std::vector<uint8_t>& bytes = arena.emplace_back(n);
-  uint8_t seed = *rc::gen::arbitrary<uint8_t>();
-  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<uint8_t>(seed + i * 31);
-  return RecordsView::Of(bytes);
-}
-inline bool ArbNull() { return *rc::gen::inRange(0, 4) == 0; }
-inline size_t ArbCount() { return *rc::gen::inRange<size_t>(0, 4); }
+// Sometimes large enough (>= 256 bytes) to be borrowed, not copied, by the Writer.
+RecordsView ArbRecords();
+// True about one time in four, where the version allows a null.
+bool ArbNull();
+// An array length: 0 to 4.
+size_t ArbCount();
 // Unknown tagged fields, sorted by tag, with tags from `first_free_tag` up.
-inline std::vector<TaggedField> ArbUnknownTags(int first_free_tag) {
-  std::vector<TaggedField> out;
-  int n = *rc::gen::inRange(0, 3);
-  uint32_t tag = static_cast<uint32_t>(first_free_tag);
-  for (int i = 0; i < n; ++i) {
-    tag += static_cast<uint32_t>(*rc::gen::inRange(0, 200));
-    out.push_back(TaggedField{tag, ArbBytes()});
-    ++tag;
-  }
-  return out;
-}
+std::vector<TaggedField> ArbUnknownTags(int first_free_tag);
 
 }  // namespace runnel::protocol::testing
