@@ -61,7 +61,10 @@ int main(int argc, char** argv) {
   uring::UringRuntime* rt = runtime->get();
   broker::Node node(config, config.smp);
   node.SetStopper([rt] { rt->RequestStop(); });
-  if (Status s = uring::HandleStopSignals(rt); !s.ok()) {
+  // The first SIGTERM/SIGINT drains (shard 0 closes every log cleanly, then stops the runtime);
+  // a second one stops at once.
+  node.SetStopRequested([] { return uring::ReceivedStopSignal() != 0; });
+  if (Status s = uring::HandleStopSignals(rt, /*drain_first=*/true); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;
   }

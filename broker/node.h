@@ -65,11 +65,21 @@ class Node {
   void Fail();
   bool failed() const { return failed_.load(); }
   void SetStopper(std::function<void()> stop) { stop_ = std::move(stop); }
+  // Asks the process to stop (after a drain).
+  void Stop() {
+    if (stop_) stop_();
+  }
+  // Whether a stop was asked for from outside (main.cc: a SIGTERM/SIGINT); polled by shard 0,
+  // which then drains and calls Stop. Must be safe to call from any shard thread.
+  void SetStopRequested(std::function<bool()> requested) { stop_requested_ = std::move(requested); }
+  bool StopRequested() const { return stop_requested_ && stop_requested_(); }
+  bool has_stop_source() const { return static_cast<bool>(stop_requested_); }
 
  private:
   BrokerConfig config_;
   std::atomic<bool> failed_{false};
   std::function<void()> stop_;
+  std::function<bool()> stop_requested_;
   std::vector<std::unique_ptr<ShardState>> shards_;
 };
 

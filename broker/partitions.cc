@@ -40,6 +40,10 @@ PartitionRegistry::PartitionRegistry(Io& io, const BrokerConfig& config)
 Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_t partition) {
   const auto key = std::make_pair(topic.name, partition);
   RUNNEL_CO_TRY(co_await open_lock_.Acquire());
+  if (closed_) {
+    open_lock_.Release();
+    co_return Status::Cancelled("shutting down");
+  }
   auto it = logs_.find(key);
   if (it != logs_.end() && !(it->second.topic_id == topic.id)) {
     // The topic was deleted and created again: the old log is not this one.
@@ -63,8 +67,9 @@ Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_
       co_return log.status().WithContext(dir);
     }
     (*log)->SetHighWatermark((*log)->log_end_offset());
-    spdlog::debug("shard {}: opened {} at offsets [{}, {})", io_.shard(), dir,
-                  (*log)->log_start_offset().value(), (*log)->log_end_offset().value());
+    spdlog::info("shard {}: opened {} at offsets [{}, {}){}", io_.shard(), dir,
+                 (*log)->log_start_offset().value(), (*log)->log_end_offset().value(),
+                 (*log)->recovery_report().clean_shutdown ? " (clean shutdown)" : "");
     Entry e;
     e.topic_id = topic.id;
     e.overrides = topic.overrides;
@@ -117,10 +122,16 @@ Task<void> PartitionRegistry::Maintain() {
 }
 
 Task<void> PartitionRegistry::CloseAll() {
+  // Under the open lock, so no open runs concurrently; appends in flight finish first (the
+  // log's write lock orders Close after them).
+  Status locked = co_await open_lock_.Acquire();
+  if (!locked.ok()) co_return;
+  closed_ = true;
   for (auto& [key, e] : logs_) {
     Status s = co_await e.log->Close();
     if (!s.ok()) spdlog::warn("closing {}-{}: {}", key.first, key.second, s.ToString());
   }
+  open_lock_.Release();
 }
 
 }  // namespace runnel::broker

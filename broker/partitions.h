@@ -36,7 +36,7 @@ class PartitionRegistry {
   // One background pass: retention (cleanup.policy delete), compaction (compact) and a
   // checkpoint, for every open log in turn. Errors are logged; the pass goes on.
   Task<void> Maintain();
-  // Closes every log (clean shutdown marks).
+  // Closes every log (clean shutdown marks); later Gets fail with kCancelled.
   Task<void> CloseAll();
 
  private:
@@ -47,6 +47,7 @@ class PartitionRegistry {
   };
   Io& io_;
   const BrokerConfig& config_;
+  bool closed_ = false;
   std::map<std::pair<std::string, int32_t>, Entry> logs_;
   Semaphore open_lock_;  // one open at a time, so two requests never open one log twice
   Notify appended_;

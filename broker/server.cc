@@ -19,6 +19,22 @@ Task<void> MaintenanceLoop(Io& io, Node& node) {
   }
 }
 
+// Shard 0: waits for a stop request (SIGTERM/SIGINT, polled), then closes every shard's logs
+// (clean shutdown: the next start skips the recovery scan) and stops the process.
+Task<void> StopWatcher(Io& io, Node& node) {
+  constexpr Duration kPollInterval = std::chrono::milliseconds(50);
+  while (!node.StopRequested()) co_await io.Sleep(kPollInterval);
+  spdlog::info("stopping: closing the partition logs of {} shard(s)", node.shard_count());
+  for (ShardId s = 0; s < node.shard_count(); s++) {
+    auto close = [](ShardState& shard) -> Task<int> {
+      co_await shard.partitions->CloseAll();
+      co_return 0;
+    };
+    (void)co_await ShardCall<int>(node, io, s, close);
+  }
+  node.Stop();
+}
+
 }  // namespace
 
 Task<void> RunShard(Io& io, Node& node) {
@@ -44,6 +60,7 @@ Task<void> RunShard(Io& io, Node& node) {
     co_return;
   }
   io.Spawn(MaintenanceLoop(io, node));
+  if (io.shard() == kControllerShard && node.has_stop_source()) io.Spawn(StopWatcher(io, node));
   if (io.shard() == kControllerShard) {
     spdlog::info("runnel listening on {} ({} shard(s)), advertising {}",
                  (*listener)->local().ToString(), node.shard_count(),

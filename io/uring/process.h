@@ -61,17 +61,26 @@ inline std::atomic<int>& StopSignal() {
   static std::atomic<int> sig{0};
   return sig;
 }
+inline std::atomic<bool>& DrainFirst() {
+  static std::atomic<bool> drain{false};
+  return drain;
+}
 inline void OnStopSignal(int sig) {
-  StopSignal().store(sig);
+  // With drain_first, the first signal only records itself (the process drains and then stops
+  // itself); a second one stops at once.
+  int previous = StopSignal().exchange(sig);
+  if (DrainFirst().load() && previous == 0) return;
   UringRuntime* rt = StopTarget().load();
   if (rt != nullptr) rt->RequestStop();
 }
 }  // namespace detail
 
-// SIGTERM and SIGINT call runtime->RequestStop(). Call before Run; pass nullptr to detach
-// (before the runtime is destroyed).
-inline Status HandleStopSignals(UringRuntime* runtime) {
+// SIGTERM and SIGINT call runtime->RequestStop(). With drain_first, the first signal is only
+// recorded (poll ReceivedStopSignal() and stop yourself after draining) and a second one calls
+// RequestStop. Call before Run; pass nullptr to detach (before the runtime is destroyed).
+inline Status HandleStopSignals(UringRuntime* runtime, bool drain_first = false) {
   detail::StopTarget().store(runtime);
+  detail::DrainFirst().store(drain_first);
   struct sigaction sa {};
   sa.sa_handler = runtime != nullptr ? detail::OnStopSignal : SIG_DFL;
   sigemptyset(&sa.sa_mask);

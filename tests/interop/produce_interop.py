@@ -288,8 +288,19 @@ def main():
         confluent_idempotent(broker)
         retention(broker)
         confluent_durability(broker)
+        # Open kc.headers in this run (the SIGKILL above left it unclean), then SIGTERM.
+        kcat(args.kcat, ["-b", broker.bootstrap, "-C", "-t", "kc.headers", "-o", "beginning", "-e"])
         code = broker.stop(signal.SIGTERM)
         check(code == 0, f"SIGTERM exit 0, got {code}")
+        # SIGTERM drained: the logs were closed cleanly, so the restart skips recovery.
+        broker.start()
+        r = kcat(args.kcat, ["-b", broker.bootstrap, "-C", "-t", "kc.headers", "-o", "beginning",
+                             "-e", "-f", "%k|%s\n"])
+        check(r.stdout.strip() == "key|with-headers", f"data after a SIGTERM restart: {r.stdout!r}")
+        check("kc.headers-0-" in broker.logs() and "(clean shutdown)" in broker.logs(),
+              "the partition reopened after a clean shutdown")
+        code = broker.stop(signal.SIGTERM)
+        check(code == 0, f"second SIGTERM exit 0, got {code}")
     except Exception as e:
         check(False, f"exception: {e!r}\n{broker.logs()}")
     finally:
