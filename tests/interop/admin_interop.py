@@ -192,6 +192,36 @@ def garbage_checks(broker, kcat):
                 pass
     md = kcat_metadata(kcat, broker.bootstrap)
     check(len(md["brokers"]) == 1, "broker still serves after garbage")
+    # 1,000 idle connections held open: a healthy client is still served.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1100 and hard >= 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1100, hard))
+    idle = []
+    try:
+        for _ in range(1000):
+            idle.append(socket.create_connection(("127.0.0.1", broker.port), timeout=5))
+        md = kcat_metadata(kcat, broker.bootstrap)
+        check(len(idle) == 1000 and len(md["brokers"]) == 1,
+              f"served with {len(idle)} idle connections open")
+    finally:
+        for s in idle:
+            s.close()
+
+
+def idle_timeout(runnel):
+    """connections.max.idle.ms: a silent connection is closed by the broker."""
+    import time
+    broker = Broker(runnel, smp=1, extra=["--connections.max.idle.ms", "300"])
+    try:
+        broker.start()
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
+            start = time.monotonic()
+            data = s.recv(16)
+            waited = time.monotonic() - start
+        check(data == b"" and 0.25 <= waited < 5, f"idle connection closed after {waited:.2f}s")
+    finally:
+        broker.cleanup()
 
 
 def main():
@@ -201,6 +231,7 @@ def main():
     args = ap.parse_args()
 
     command_line(args.runnel)
+    idle_timeout(args.runnel)
     broker = Broker(args.runnel, smp=2, extra=["--num.partitions", "2"])
     try:
         broker.start()
