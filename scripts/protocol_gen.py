@@ -330,7 +330,7 @@ class Generator:
             else:
                 cond = f.nullable.cond(valid)
                 out.append(f"{p}if ({f.member}.is_null() && !({cond})) {{")
-                out.append(f"{p}  return NullInNonNullableVersion({what}, ver);")
+                out.append(f"{p}  return NullNotEncodable({what}, ver);")
                 out.append(f"{p}}}")
                 self.enc_value(f.type, f.member, compact, what, out, ind)
             return
@@ -340,7 +340,7 @@ class Generator:
         out.append(f"{p}if (!{f.member}.has_value()) {{")
         cond = f.nullable.cond(valid)
         if cond != "true":
-            out.append(f"{p}  if (!({cond})) return NullInNonNullableVersion({what}, ver);")
+            out.append(f"{p}  if (!({cond})) return NullNotEncodable({what}, ver);")
         if f.type.kind == "string":
             out.append(f"{p}  w.WriteNullString({compact});")
         elif f.type.kind == "struct":

@@ -18,6 +18,11 @@ Status NullInNonNullableVersion(const char* field, int16_t version) {
       fmt::format("{} is null, but not nullable in version {}", field, version));
 }
 
+Status NullNotEncodable(const char* field, int16_t version) {
+  return Status::InvalidArgument(
+      fmt::format("{} is null, but version {} cannot encode a null there", field, version));
+}
+
 Status ReadTaggedField(Reader& r, uint32_t* tag, std::span<const uint8_t>* data) {
   uint32_t size = 0;
   RUNNEL_TRY(r.ReadUvarint(tag));

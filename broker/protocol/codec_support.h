@@ -20,7 +20,10 @@ inline constexpr size_t kReserveElementsMax = 1024;
 
 Status BadVersion(const char* message, int16_t version);
 Status NotInVersion(const char* field, int16_t version);
+// A null read where the version does not allow one (Corruption).
 Status NullInNonNullableVersion(const char* field, int16_t version);
+// A null the caller asked to encode where the version does not allow one (InvalidArgument).
+Status NullNotEncodable(const char* field, int16_t version);
 
 // One tagged field: uvarint tag, uvarint size, then size bytes (returned as a view).
 Status ReadTaggedField(Reader& r, uint32_t* tag, std::span<const uint8_t>* data);
