@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,8 +39,18 @@ class Log::KeyMap {
   }
   size_t size() const { return map_.size(); }
 
+  // The last batch of each producer seen in the mapped segments: it stays (perhaps emptied) so
+  // that a replay of the log still knows the producer. Only batches in the cleanable range count:
+  // a later batch elsewhere may not survive a crash.
+  void PutProducerBatch(ProducerId id, Offset last) { last_batch_[id.value()] = last.value(); }
+  bool IsProducersLast(ProducerId id, Offset last) const {
+    auto it = last_batch_.find(id.value());
+    return it != last_batch_.end() && it->second == last.value();
+  }
+
  private:
   std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> map_;
+  std::map<int64_t, int64_t> last_batch_;
 };
 
 struct Log::CleanGroup {
@@ -60,9 +71,16 @@ Task<Result<CompactionResult>> Log::Compact() {
 }
 
 Task<Status> Log::CompactPass(CompactionResult& result) {
+  // Cleanable: closed segments wholly below the high watermark (a truncation never removes the
+  // records that made others obsolete) and below the recovery point (a crash never loses them).
   std::vector<std::shared_ptr<Segment>> closed;
-  for (const auto& [base, segment] : segments_) {
-    if (segment->closed()) closed.push_back(segment);
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    auto next = std::next(it);
+    if (next == segments_.end()) break;
+    if (!it->second->closed() || next->first > high_watermark_ || next->first > recovery_point_) {
+      break;
+    }
+    closed.push_back(it->second);
   }
   if (closed.empty()) co_return Status::Ok();
 
@@ -76,6 +94,7 @@ Task<Status> Log::CompactPass(CompactionResult& result) {
     while (!full) {
       RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<RecordBatchView> view, co_await reader.Next());
       if (!view.has_value()) break;
+      if (view->has_producer_id()) latest.PutProducerBatch(view->producer_id(), view->last_offset());
       if (view->is_control()) continue;
       // No suspension between Open and the end of the iteration: the reader's scratch is ours.
       RUNNEL_CO_ASSIGN_OR_RETURN(RecordIterator it, reader_.Open(*view));
@@ -207,10 +226,8 @@ Task<Status> Log::CleanInto(CleanGroup& group, const KeyMap& latest, CompactionR
           bool keep_batch = kept > 0;
           if (kept == 0) {
             // A producer's last batch stays, empty, so that replaying the log keeps its state.
-            const ProducerEntry* e =
-                view.has_producer_id() ? producers_.Find(view.producer_id()) : nullptr;
-            keep_batch = e != nullptr && e->last_batch() != nullptr &&
-                         e->last_batch()->last_offset == view.last_offset();
+            keep_batch = view.has_producer_id() &&
+                         latest.IsProducersLast(view.producer_id(), view.last_offset());
             o.codec = Codec::kNone;
             o.base_timestamp_ms = view.base_timestamp();
           }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/log_recovery.h"
 #include "engine/partition_meta.h"
 #include "engine/record_batch_format.h"
 #include "engine/segment_format.h"
@@ -458,6 +459,7 @@ Task<Status> Log::WriteMeta(bool clean) {
   meta.recovery_point = recovery_point_;
   meta.high_watermark = high_watermark_;
   meta.compacted_end = compacted_end_;
+  meta.truncate_to = truncate_to_;
   meta.clean_shutdown = clean;
   co_return co_await WritePartitionMeta(io_.fs(), dir_, meta);
 }
@@ -488,7 +490,7 @@ Task<Status> Log::PruneSnapshots(std::optional<Offset> above) {
   co_return first_error;
 }
 
-Task<Status> Log::RemoveSegment(const std::shared_ptr<Segment>& segment) {
+Task<Status> Log::RemoveSegment(std::shared_ptr<Segment> segment) {
   segments_.erase(segment->base_offset());
   dir_dirty_ = true;
   co_return co_await segment->RemoveFiles(io_.fs());
@@ -564,31 +566,48 @@ Task<Result<ReadResult>> Log::Read(Offset offset, ReadOptions options) {
       first_segment = false;
       continue;
     }
-    const uint64_t start = first_segment ? segment->offset_index().Lookup(offset).position : 0;
+    const OffsetIndex::Hit hit = first_segment ? segment->offset_index().Lookup(offset)
+                                               : OffsetIndex::Hit{segment->base_offset(), 0};
     first_segment = false;
-    HeaderCursor cursor(segment->log(), segment->base_offset(), start, size,
+    HeaderCursor cursor(segment->log(), segment->base_offset(), hit.position, size,
                         limits_.header_read_bytes);
-    bool from_index = start > 0;
+    // baseOffset is outside the CRC: offsets are checked for plausibility as they are read. The
+    // first batch must be the one the index entry names (or the segment's base); then each
+    // follows the previous one, densely above the compacted end.
+    Offset expected = hit.offset;
+    bool from_index = hit.position > 0;
+    bool exact = from_index;
     while (!done) {
       Result<std::optional<BatchInfo>> next = co_await cursor.Next();
+      Status bad;
       if (!next.ok()) {
-        if (next.status().Is(ErrorKind::kCorruption) && from_index &&
-            cursor.position() == start) {
-          // The index pointed at something that is not a batch header: do not trust it.
+        bad = std::move(next).status();
+      } else if (next->has_value()) {
+        const BatchInfo& b = **next;
+        if (b.base_offset < expected || (b.base_offset > expected && (exact || expected >= compacted_end_))) {
+          bad = Status::Corruption(fmt::format("{}: batch at position {} has offset {}, expected {}",
+                                               segment->path(sf::kLogSuffix), b.position,
+                                               b.base_offset.value(), expected.value()));
+        }
+      }
+      if (!bad.ok()) {
+        if (bad.Is(ErrorKind::kCorruption) && from_index && exact) {
+          // The index pointed at something that is not the batch it names: do not trust it.
           cursor = HeaderCursor(segment->log(), segment->base_offset(), 0, size,
                                 limits_.header_read_bytes);
+          expected = segment->base_offset();
           from_index = false;
+          exact = false;
           continue;
         }
-        if (result.batches.empty() || !next.status().Is(ErrorKind::kCorruption)) {
-          co_return std::move(next).status();
-        }
+        if (result.batches.empty() || !bad.Is(ErrorKind::kCorruption)) co_return bad;
         done = true;
         break;
       }
-      from_index = false;
       if (!next->has_value()) break;
       const BatchInfo& b = **next;
+      exact = false;
+      expected = b.next_offset();
       if (b.last_offset < offset) continue;
       if (b.last_offset >= end) {
         done = true;
@@ -667,6 +686,7 @@ Task<Result<std::vector<BatchInfo>>> Log::ReadHeaders(Segment& segment, uint64_t
   std::vector<BatchInfo> out;
   HeaderCursor cursor(segment.log(), segment.base_offset(), 0, end_position,
                       limits_.header_read_bytes);
+  cursor.CheckSequence(segment.base_offset(), compacted_end_, segment.next_offset(), false);
   while (true) {
     RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, co_await cursor.Next());
     if (!b.has_value()) break;
@@ -748,115 +768,138 @@ Task<Result<std::optional<TimestampOffset>>> Log::OffsetOfMaxTimestamp() {
 
 Task<Result<Offset>> Log::Truncate(Offset offset) {
   RUNNEL_CO_TRY(co_await Lock(false));
-  Result<Offset> r = co_await [](Log& log, Offset offset) -> Task<Result<Offset>> {
-    if (offset >= log.log_end_) co_return log.log_end_;
-    if (offset < log.log_start_) {
-      co_return Status::InvalidArgument(fmt::format(
-          "truncate to {} below the log start {}", offset.value(), log.log_start_.value()));
-    }
-    std::shared_ptr<Segment> segment = log.SegmentsFrom(offset).front();
-    // Recovery must rescan from here if we crash half way: lower the recovery point first.
-    if (segment->base_offset() < log.recovery_point_) {
-      log.recovery_point_ = segment->base_offset();
-      RUNNEL_CO_TRY(co_await log.WriteMeta(false));
-    }
-    // Everything from here on changes files in ways only a reopen can reconcile on failure.
-    auto fail = [&log](Status s) {
-      log.Fence(s.WithContext("truncate"));
-      return s;
-    };
-    Result<std::vector<BatchInfo>> headers =
-        co_await log.ReadHeaders(*segment, segment->size_bytes());
-    if (!headers.ok()) co_return fail(std::move(headers).status());
-    uint64_t cut = segment->size_bytes();
-    Offset new_end = offset;
-    size_t keep = headers->size();
-    for (size_t i = 0; i < headers->size(); ++i) {
-      const BatchInfo& b = (*headers)[i];
-      if (b.last_offset >= offset) {
-        cut = b.position;
-        new_end = std::min(offset, b.base_offset);
-        keep = i;
-        break;
-      }
-    }
-    std::vector<std::shared_ptr<Segment>> later;
-    for (auto it = log.segments_.upper_bound(segment->base_offset()); it != log.segments_.end();
-         ++it) {
-      later.push_back(it->second);
-    }
-    for (auto it = later.rbegin(); it != later.rend(); ++it) {
-      if (Status s = co_await log.RemoveSegment(*it); !s.ok()) co_return fail(s);
-    }
-    if (Status s = co_await segment->log().Truncate(cut); !s.ok()) co_return fail(s);
-    if (Status s = co_await segment->log().Sync(); !s.ok()) co_return fail(s);
-    segment->ResetTo(0);
-    for (size_t i = 0; i < keep; ++i) segment->Track((*headers)[i], log.config_.index_interval_bytes);
-    segment->set_synced_bytes(cut);
-    if (segment->closed()) {
-      segment->set_closed(false);
-      segment->set_index_files_durable(false);
-      for (std::string_view suffix : {sf::kIndexSuffix, sf::kTimeIndexSuffix}) {
-        Status s = co_await log.io_.fs().Remove(segment->path(suffix));
-        if (!s.ok() && !s.Is(ErrorKind::kNotFound)) co_return fail(s);
-      }
-      log.dir_dirty_ = true;
-    }
-    if (Status s = co_await log.PruneSnapshots(new_end); !s.ok()) co_return fail(s);
-    if (log.dir_dirty_) {
-      if (Status s = co_await log.io_.fs().SyncDir(log.dir_); !s.ok()) co_return fail(s);
-      log.dir_dirty_ = false;
-    }
-    log.log_end_ = new_end;
-    log.flushed_ = std::min(log.flushed_, new_end);
-    log.high_watermark_ = std::min(log.high_watermark_, new_end);
-    ++log.truncations_;
-    if (Status s = co_await log.RebuildProducerState(); !s.ok()) co_return fail(s);
-    co_return new_end;
-  }(*this, offset);
+  Result<Offset> r = co_await TruncateLocked(offset);
   Unlock();
   co_return r;
 }
 
+// The truncation is written down in partition.meta before any file changes and cleared once it
+// is durable: a crash, or a failed sync whose lost truncate a reopen would not see, then ends
+// with recovery finishing it (log_recovery.h).
+Task<Result<Offset>> Log::TruncateLocked(Offset offset) {
+  if (offset >= log_end_) co_return log_end_;
+  if (offset < log_start_) {
+    co_return Status::InvalidArgument(fmt::format("truncate to {} below the log start {}",
+                                                  offset.value(), log_start_.value()));
+  }
+  std::shared_ptr<Segment> segment = SegmentsFrom(offset).front();
+  RUNNEL_CO_ASSIGN_OR_RETURN(std::vector<BatchInfo> headers,
+                             co_await ReadHeaders(*segment, segment->size_bytes()));
+  uint64_t cut = segment->size_bytes();
+  Offset new_end = offset;
+  size_t keep = headers.size();
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (headers[i].last_offset >= offset) {
+      cut = headers[i].position;
+      new_end = std::min(offset, headers[i].base_offset);
+      keep = i;
+      break;
+    }
+  }
+  const Offset old_recovery_point = recovery_point_;
+  recovery_point_ = std::min(recovery_point_, segment->base_offset());
+  truncate_to_ = new_end;
+  if (Status s = co_await WriteMeta(false); !s.ok()) {
+    recovery_point_ = old_recovery_point;
+    truncate_to_.reset();
+    co_return s;
+  }
+  // From here on a failure leaves it to recovery.
+  auto fail = [this](Status s) {
+    Fence(s.WithContext("truncate"));
+    return s;
+  };
+  std::vector<std::shared_ptr<Segment>> later;
+  for (auto it = segments_.upper_bound(segment->base_offset()); it != segments_.end(); ++it) {
+    later.push_back(it->second);
+  }
+  for (auto it = later.rbegin(); it != later.rend(); ++it) {
+    if (Status s = co_await RemoveSegment(*it); !s.ok()) co_return fail(s);
+  }
+  if (Status s = co_await segment->log().Truncate(cut); !s.ok()) co_return fail(s);
+  if (Status s = co_await segment->log().Sync(); !s.ok()) {
+    // The failed sync lost every unsynced write of the file (see SyncRound): what a reopen
+    // reads must not go past what is durable. The truncation itself is in partition.meta.
+    (void)co_await segment->log().Truncate(std::min(cut, segment->synced_bytes()));
+    co_return fail(s);
+  }
+  segment->ResetTo(0);
+  for (size_t i = 0; i < keep; ++i) segment->Track(headers[i], config_.index_interval_bytes);
+  segment->set_synced_bytes(cut);
+  if (segment->closed()) {
+    segment->set_closed(false);
+    segment->set_index_files_durable(false);
+    for (std::string_view suffix : {sf::kIndexSuffix, sf::kTimeIndexSuffix}) {
+      Status s = co_await io_.fs().Remove(segment->path(suffix));
+      if (!s.ok() && !s.Is(ErrorKind::kNotFound)) co_return fail(s);
+    }
+    dir_dirty_ = true;
+  }
+  log_end_ = new_end;
+  flushed_ = std::min(flushed_, new_end);
+  high_watermark_ = std::min(high_watermark_, new_end);
+  ++truncations_;
+  if (Status s = co_await PruneSnapshots(new_end); !s.ok()) co_return fail(s);
+  if (dir_dirty_) {
+    if (Status s = co_await io_.fs().SyncDir(dir_); !s.ok()) co_return fail(s);
+    dir_dirty_ = false;
+  }
+  truncate_to_.reset();
+  if (Status s = co_await WriteMeta(false); !s.ok()) co_return fail(s);
+  if (Status s = co_await RebuildProducerState(); !s.ok()) co_return fail(s);
+  co_return new_end;
+}
+
 Task<Status> Log::TruncateFullyAndStartAt(Offset offset) {
   RUNNEL_CO_TRY(co_await Lock(false));
-  Status s = co_await [](Log& log, Offset offset) -> Task<Status> {
-    if (offset.value() < 0) co_return Status::InvalidArgument("negative offset");
-    // Durable intent first: recovery drops every segment below the log start.
-    const Offset old_start = log.log_start_;
-    log.log_start_ = offset;
-    log.recovery_point_ = offset;
-    if (Status s = co_await log.WriteMeta(false); !s.ok()) {
-      log.log_start_ = old_start;
-      co_return s;
-    }
-    auto fail = [&log](Status s) {
-      log.Fence(s.WithContext("truncate fully"));
-      return s;
-    };
-    std::vector<std::shared_ptr<Segment>> old;
-    for (const auto& [base, segment] : log.segments_) old.push_back(segment);
-    log.segments_.clear();
-    for (const std::shared_ptr<Segment>& segment : old) {
-      if (Status s = co_await segment->RemoveFiles(log.io_.fs()); !s.ok()) co_return fail(s);
-    }
-    Result<std::shared_ptr<Segment>> fresh =
-        co_await Segment::Create(log.io_.fs(), log.dir_, offset, log.io_.clock().Wall().unix_ms());
-    if (!fresh.ok()) co_return fail(std::move(fresh).status());
-    log.segments_.emplace(offset, *fresh);
-    if (Status s = co_await log.PruneSnapshots(Offset(-1)); !s.ok()) co_return fail(s);
-    if (Status s = co_await log.io_.fs().SyncDir(log.dir_); !s.ok()) co_return fail(s);
-    log.dir_dirty_ = false;
-    log.log_end_ = offset;
-    log.flushed_ = offset;
-    log.high_watermark_ = offset;
-    log.compacted_end_ = std::min(log.compacted_end_, offset);
-    ++log.truncations_;
-    log.producers_.Clear();
-    co_return Status::Ok();
-  }(*this, offset);
+  Status s = co_await TruncateFullyLocked(offset);
   Unlock();
   co_return s;
+}
+
+Task<Status> Log::TruncateFullyLocked(Offset offset) {
+  if (offset.value() < 0) co_return Status::InvalidArgument("negative offset");
+  // Durable intent first: recovery drops everything at or above the truncation and below the
+  // start, and restarts an empty log at the start.
+  const Offset old_start = log_start_;
+  const Offset old_recovery_point = recovery_point_;
+  log_start_ = offset;
+  recovery_point_ = std::min(recovery_point_, segments_.begin()->first);
+  truncate_to_ = offset;
+  if (Status s = co_await WriteMeta(false); !s.ok()) {
+    log_start_ = old_start;
+    recovery_point_ = old_recovery_point;
+    truncate_to_.reset();
+    co_return s;
+  }
+  auto fail = [this](Status s) {
+    Fence(s.WithContext("truncate fully"));
+    return s;
+  };
+  std::vector<std::shared_ptr<Segment>> old;
+  for (const auto& [base, segment] : segments_) old.push_back(segment);
+  segments_.clear();
+  for (const std::shared_ptr<Segment>& segment : old) {
+    if (Status s = co_await segment->RemoveFiles(io_.fs()); !s.ok()) co_return fail(s);
+  }
+  Result<std::shared_ptr<Segment>> fresh =
+      co_await Segment::Create(io_.fs(), dir_, offset, io_.clock().Wall().unix_ms());
+  if (!fresh.ok()) co_return fail(std::move(fresh).status());
+  segments_.emplace(offset, *fresh);
+  if (Status s = co_await PruneSnapshots(Offset(-1)); !s.ok()) co_return fail(s);
+  if (Status s = co_await io_.fs().SyncDir(dir_); !s.ok()) co_return fail(s);
+  dir_dirty_ = false;
+  log_end_ = offset;
+  flushed_ = offset;
+  high_watermark_ = offset;
+  recovery_point_ = offset;
+  compacted_end_ = std::min(compacted_end_, offset);
+  ++truncations_;
+  producers_.Clear();
+  producers_.RestoreNextOffset(offset);
+  truncate_to_.reset();
+  if (Status s = co_await WriteMeta(false); !s.ok()) co_return fail(s);
+  co_return Status::Ok();
 }
 
 // --- Producer state -----------------------------------------------------------------------
@@ -881,21 +924,22 @@ Task<Status> Log::RebuildProducerState() {
     report_.snapshot_loaded = *it;
     break;
   }
-  co_return co_await ReplayProducers(producers_.next_offset());
+  RUNNEL_CO_TRY(co_await ReplayProducers(producers_.next_offset()));
+  // A snapshot from below the log start may know producers whose later batches are gone.
+  producers_.EvictBefore(log_start_);
+  co_return Status::Ok();
 }
 
 Task<Status> Log::ReplayProducers(Offset from) {
+  std::vector<std::byte> buffer;
   for (const std::shared_ptr<Segment>& segment : SegmentsFrom(from)) {
-    if (segment->empty() || segment->next_offset() <= from) continue;
-    const uint64_t start = segment->offset_index().Lookup(from).position;
-    HeaderCursor cursor(segment->log(), segment->base_offset(), start, segment->size_bytes(),
-                        limits_.header_read_bytes);
-    while (true) {
-      RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, co_await cursor.Next());
-      if (!b.has_value()) break;
-      if (b->base_offset < producers_.next_offset()) continue;
-      RUNNEL_CO_TRY(producers_.Replay(b->producer_info(), b->base_offset));
-      ++report_.batches_replayed;
+    RUNNEL_CO_ASSIGN_OR_RETURN(
+        std::optional<uint64_t> bad,
+        co_await ReplaySegment(*segment, producers_, compacted_end_, buffer,
+                               limits_.header_read_bytes * 16, report_.batches_replayed));
+    if (bad.has_value()) {
+      co_return Status::Corruption(fmt::format("{}: a bad batch at position {}",
+                                               segment->path(sf::kLogSuffix), *bad));
     }
   }
   co_return Status::Ok();

@@ -97,7 +97,7 @@ struct ReadOptions {
   bool min_one_batch = true;
   // Only batches wholly below this offset (the high watermark for consumers); default and
   // upper bound: the log end.
-  std::optional<Offset> end_offset;
+  std::optional<Offset> end_offset = std::nullopt;
   // Also read the batches' bytes into ReadResult::data.
   bool load_bytes = false;
   // Read the bytes and check every batch (CRC-32C, header) before returning it; the first bad
@@ -281,7 +281,7 @@ class Log {
   Task<Status> WriteMeta(bool clean);
   Task<Status> WriteSnapshot();
   Task<Status> PruneSnapshots(std::optional<Offset> above);
-  Task<Status> RemoveSegment(const std::shared_ptr<Segment>& segment);
+  Task<Status> RemoveSegment(std::shared_ptr<Segment> segment);
   std::shared_ptr<Segment> active() const { return segments_.rbegin()->second; }
   // Segments from the one holding `offset` on, copied so that a caller may suspend.
   std::vector<std::shared_ptr<Segment>> SegmentsFrom(Offset offset) const;
@@ -295,6 +295,9 @@ class Log {
   Task<Status> ReadBatch(Segment& segment, const BatchInfo& info, std::vector<std::byte>& out);
   Task<Result<std::optional<TimestampOffset>>> FirstRecordAtOrAfter(
       const std::shared_ptr<Segment>& segment, const BatchInfo& batch, int64_t timestamp_ms);
+
+  Task<Result<Offset>> TruncateLocked(Offset offset);
+  Task<Status> TruncateFullyLocked(Offset offset);
 
   // retention.cc
   Task<Result<RetentionResult>> RetentionLocked();
@@ -322,6 +325,8 @@ class Log {
   Offset flushed_{0};
   Offset recovery_point_{0};
   Offset compacted_end_{0};
+  // Set (in memory and partition.meta) while a truncation is not yet durable.
+  std::optional<Offset> truncate_to_;
   ProducerStateTable producers_;
 
   Semaphore lock_;

@@ -70,6 +70,47 @@ Task<Result<ScanResult>> ScanSegment(Segment& segment, uint64_t file_bytes, cons
   co_return out;
 }
 
+Task<Result<std::optional<uint64_t>>> ReplaySegment(Segment& segment, ProducerStateTable& producers,
+                                                    Offset compacted_end,
+                                                    std::vector<std::byte>& buffer,
+                                                    size_t chunk_bytes, size_t& replayed) {
+  const Offset from = producers.next_offset();
+  if (segment.empty() || segment.next_offset() <= from) co_return std::optional<uint64_t>();
+  OffsetIndex::Hit hit = segment.offset_index().Lookup(from);
+  while (true) {
+    BatchReader reader(segment.log(), segment.size_bytes(), buffer, chunk_bytes, hit.position);
+    Offset expected = hit.offset;
+    bool exact = hit.position > 0;
+    std::optional<uint64_t> bad;
+    while (true) {
+      const uint64_t position = reader.position();
+      Result<std::optional<RecordBatchView>> next = co_await reader.Next();
+      if (!next.ok()) {
+        if (!next.status().Is(ErrorKind::kCorruption)) co_return std::move(next).status();
+        bad = position;
+        break;
+      }
+      if (!next->has_value()) break;
+      const RecordBatchView& b = **next;
+      const bool gap = b.base_offset() > expected;
+      if (b.base_offset() < expected || (gap && (exact || expected >= compacted_end)) ||
+          b.last_offset() >= segment.next_offset()) {
+        bad = position;
+        break;
+      }
+      exact = false;
+      expected = b.next_offset();
+      if (b.base_offset() < producers.next_offset()) continue;
+      RUNNEL_CO_TRY(producers.Replay(b));
+      ++replayed;
+    }
+    if (!bad.has_value()) co_return std::optional<uint64_t>();
+    // From an index position the index may be what is wrong: once more from the start.
+    if (hit.position == 0) co_return bad;
+    hit = OffsetIndex::Hit{segment.base_offset(), 0};
+  }
+}
+
 // Runs the recovery rules of log_recovery.h on a freshly constructed Log.
 class LogRecovery {
  public:
@@ -90,9 +131,22 @@ class LogRecovery {
   Task<Status> RemoveNamed(const std::string& name);
   Task<Status> RemoveSegmentFiles(Offset base);
   Task<Result<bool>> LoadTrusted(Found& found);
-  Task<Status> LoadSnapshot();
-  Task<Status> ReplayTrusted(size_t trusted);
+  Task<Status> LoadSnapshot(Offset at_most);
+  // Replays the batch headers of segments_[from, to) after the producer table's next offset.
+  // nullopt when done; else where a bad batch was found (segment index and position).
+  struct BadBatch {
+    size_t segment = 0;
+    uint64_t position = 0;
+    std::string reason;
+  };
+  Task<Result<std::optional<BadBatch>>> ReplayBatches(size_t from, size_t to);
   Task<Status> Scan(size_t start);
+  // Ends the log at `position` of segments_[i]: cuts the file, drops later segments, and
+  // rescans what is left of the segment.
+  Task<Status> CutAt(size_t i, uint64_t position, std::string reason);
+  // Finishes a truncation partition.meta says was in progress.
+  Task<Status> FinishTruncation(Offset to);
+  Offset CurrentEnd() const;
   Task<Status> Finish(size_t trusted);
 
   Log& log_;
@@ -106,6 +160,7 @@ class LogRecovery {
   std::optional<PartitionMeta> meta_;
   std::vector<Found> segments_;
   std::vector<std::byte> buffer_;
+  size_t scanned_from_ = SIZE_MAX;  // segments from here on were scanned (need index files)
 };
 
 Task<Status> LogRecovery::PrepareDirectory() {
@@ -214,7 +269,11 @@ Task<Result<bool>> LogRecovery::LoadTrusted(Found& found) {
   // The headers from the last index entry to the end of the file: the last batch, and proof
   // that the file ends on a batch boundary where the index says batches are.
   const uint64_t from = index->empty() ? 0 : index->entries().back().position;
+  const Offset first =
+      index->empty() ? base : Offset(base.value() + index->entries().back().relative_offset);
   HeaderCursor cursor(s.log(), base, from, found.file_bytes, log_.limits_.header_read_bytes);
+  cursor.CheckSequence(first, meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd,
+                       Offset(INT64_MAX), !index->empty());
   std::optional<BatchInfo> last_batch;
   while (true) {
     Result<std::optional<BatchInfo>> b = co_await cursor.Next();
@@ -223,11 +282,6 @@ Task<Result<bool>> LogRecovery::LoadTrusted(Found& found) {
       co_return false;
     }
     if (!b->has_value()) break;
-    if (!last_batch.has_value() && !index->empty() &&
-        (*b)->base_offset.value() != base.value() + index->entries().back().relative_offset) {
-      co_return false;
-    }
-    if (last_batch.has_value() && (*b)->base_offset <= last_batch->last_offset) co_return false;
     last_batch = **b;
   }
   if (!last_batch.has_value()) {
@@ -247,10 +301,12 @@ Task<Result<bool>> LogRecovery::LoadTrusted(Found& found) {
   co_return true;
 }
 
-Task<Status> LogRecovery::LoadSnapshot() {
+Task<Status> LogRecovery::LoadSnapshot(Offset at_most) {
   ProducerStateTable& producers = log_.producers_;
   producers = ProducerStateTable(log_.limits_.producers);
+  report_.snapshot_loaded.reset();
   for (auto it = log_.snapshots_.rbegin(); it != log_.snapshots_.rend(); ++it) {
+    if (*it > at_most) continue;
     Result<std::vector<std::byte>> bytes =
         co_await ReadFile(fs_, sf::SegmentPath(dir_, *it, sf::kSnapshotSuffix),
                           log_.limits_.snapshot_bytes_max);
@@ -272,23 +328,84 @@ Task<Status> LogRecovery::LoadSnapshot() {
   co_return Status::Ok();
 }
 
-Task<Status> LogRecovery::ReplayTrusted(size_t trusted) {
-  ProducerStateTable& producers = log_.producers_;
-  for (size_t i = 0; i < trusted; ++i) {
-    Segment& s = *segments_[i].segment;
-    const Offset from = producers.next_offset();
-    if (s.empty() || s.next_offset() <= from) continue;
-    HeaderCursor cursor(s.log(), s.base_offset(), s.offset_index().Lookup(from).position,
-                        s.size_bytes(), log_.limits_.header_read_bytes);
-    while (true) {
-      RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, co_await cursor.Next());
-      if (!b.has_value()) break;
-      if (b->base_offset < producers.next_offset()) continue;
-      RUNNEL_CO_TRY(producers.Replay(b->producer_info(), b->base_offset));
-      ++report_.batches_replayed;
+Task<Result<std::optional<LogRecovery::BadBatch>>> LogRecovery::ReplayBatches(size_t from,
+                                                                              size_t to) {
+  const Offset compacted_end = meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd;
+  for (size_t i = from; i < to; ++i) {
+    RUNNEL_CO_ASSIGN_OR_RETURN(
+        std::optional<uint64_t> bad,
+        co_await ReplaySegment(*segments_[i].segment, log_.producers_, compacted_end, buffer_,
+                               log_.limits_.scan_chunk_bytes, report_.batches_replayed));
+    if (bad.has_value()) {
+      co_return std::optional<BadBatch>(
+          BadBatch{i, *bad, fmt::format("a bad batch at position {} of segment {}", *bad,
+                                        segments_[i].segment->base_offset().value())});
     }
   }
+  co_return std::optional<BadBatch>();
+}
+
+Offset LogRecovery::CurrentEnd() const {
+  if (segments_.empty()) {
+    return meta_.has_value() ? meta_->log_start : Offset(0);
+  }
+  return segments_.back().segment->next_offset();
+}
+
+Task<Status> LogRecovery::CutAt(size_t i, uint64_t position, std::string reason) {
+  Found& f = segments_[i];
+  Segment& s = *f.segment;
+  if (report_.truncation_reason.empty()) report_.truncation_reason = std::move(reason);
+  report_.bytes_truncated += f.file_bytes - position;
+  RUNNEL_CO_TRY(co_await s.log().Truncate(position));
+  RUNNEL_CO_TRY(co_await s.log().Sync());
+  f.file_bytes = position;
+  for (size_t j = segments_.size(); j > i + 1; --j) {
+    Found& gone = segments_[j - 1];
+    report_.bytes_truncated += gone.file_bytes;
+    const Offset b = gone.segment->base_offset();
+    gone.segment.reset();
+    RUNNEL_CO_TRY(co_await RemoveSegmentFiles(b));
+    ++report_.segments_deleted;
+  }
+  segments_.resize(i + 1);
+  scanned_from_ = std::min(scanned_from_, i);
+  // What is left is rescanned: validated again and re-indexed.
+  const Offset compacted_end = meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd;
+  const Offset expected = i == 0 ? s.base_offset() : segments_[i - 1].segment->next_offset();
+  s.ResetTo(0);
+  ScanRules rules{expected, compacted_end, log_.config_.index_interval_bytes,
+                  log_.limits_.scan_chunk_bytes};
+  RUNNEL_CO_ASSIGN_OR_RETURN(ScanResult scan,
+                             co_await ScanSegment(s, f.file_bytes, rules, buffer_, {}));
+  if (!scan.stop.ok()) co_return co_await CutAt(i, scan.valid_bytes, scan.stop.message());
   co_return Status::Ok();
+}
+
+Task<Status> LogRecovery::FinishTruncation(Offset to) {
+  size_t i = 0;
+  while (i + 1 < segments_.size() && segments_[i + 1].segment->base_offset() <= to) ++i;
+  Found& f = segments_[i];
+  Segment& s = *f.segment;
+  HeaderCursor cursor(s.log(), s.base_offset(), 0, f.file_bytes, log_.limits_.header_read_bytes);
+  cursor.CheckSequence(s.base_offset(),
+                       meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd,
+                       s.next_offset(), false);
+  uint64_t cut = f.file_bytes;
+  while (true) {
+    Result<std::optional<BatchInfo>> b = co_await cursor.Next();
+    if (!b.ok()) {
+      if (!b.status().Is(ErrorKind::kCorruption)) co_return std::move(b).status();
+      cut = cursor.position();
+      break;
+    }
+    if (!b->has_value()) break;
+    if ((*b)->last_offset >= to) {
+      cut = (*b)->position;
+      break;
+    }
+  }
+  co_return co_await CutAt(i, cut, fmt::format("finishing a truncation to {}", to.value()));
 }
 
 Task<Status> LogRecovery::Scan(size_t start) {
@@ -300,43 +417,31 @@ Task<Status> LogRecovery::Scan(size_t start) {
         ++report_.batches_replayed;
         return producers.Replay(batch);
       };
+  scanned_from_ = std::min(scanned_from_, start);
   for (size_t i = start; i < segments_.size(); ++i) {
     Found& f = segments_[i];
     Segment& s = *f.segment;
+    s.ResetTo(0);
     const Offset expected = i == 0 ? s.base_offset() : segments_[i - 1].segment->next_offset();
     const bool gap_allowed = expected < compacted_end && s.base_offset() > expected;
-    // The first segment (or batch) that does not fit ends the log.
-    size_t cut_from = 0;
     if (s.base_offset() != expected && !gap_allowed) {
-      report_.truncation_reason =
+      // The first segment (or batch) that does not fit ends the log.
+      const std::string reason =
           fmt::format("segment {} does not start at {}, where the previous one ends",
                       s.base_offset().value(), expected.value());
-      cut_from = i;
-    } else {
-      ScanRules rules{expected, compacted_end, log_.config_.index_interval_bytes,
-                      log_.limits_.scan_chunk_bytes};
-      RUNNEL_CO_ASSIGN_OR_RETURN(ScanResult scan,
-                                 co_await ScanSegment(s, f.file_bytes, rules, buffer_, replay));
-      ++report_.segments_scanned;
-      report_.bytes_scanned += scan.valid_bytes;
-      report_.batches_scanned += scan.batches;
-      if (scan.stop.ok()) continue;
-      report_.truncation_reason = scan.stop.message();
-      report_.bytes_truncated += f.file_bytes - scan.valid_bytes;
-      RUNNEL_CO_TRY(co_await s.log().Truncate(scan.valid_bytes));
-      RUNNEL_CO_TRY(co_await s.log().Sync());
-      f.file_bytes = scan.valid_bytes;
-      cut_from = i + 1;
+      if (i == 0) co_return Status::Ok();  // cannot happen: the first segment sets the start
+      RUNNEL_CO_TRY(co_await CutAt(i - 1, segments_[i - 1].file_bytes, reason));
+      break;
     }
-    for (size_t j = segments_.size(); j > cut_from; --j) {
-      Found& gone = segments_[j - 1];
-      report_.bytes_truncated += gone.file_bytes;
-      const Offset b = gone.segment->base_offset();
-      gone.segment.reset();
-      RUNNEL_CO_TRY(co_await RemoveSegmentFiles(b));
-      ++report_.segments_deleted;
-    }
-    segments_.resize(cut_from);
+    ScanRules rules{expected, compacted_end, log_.config_.index_interval_bytes,
+                    log_.limits_.scan_chunk_bytes};
+    RUNNEL_CO_ASSIGN_OR_RETURN(ScanResult scan,
+                               co_await ScanSegment(s, f.file_bytes, rules, buffer_, replay));
+    ++report_.segments_scanned;
+    report_.bytes_scanned += scan.valid_bytes;
+    report_.batches_scanned += scan.batches;
+    if (scan.stop.ok()) continue;
+    RUNNEL_CO_TRY(co_await CutAt(i, scan.valid_bytes, scan.stop.message()));
     break;
   }
   co_return Status::Ok();
@@ -412,11 +517,30 @@ Task<Status> LogRecovery::Run() {
     ++report_.segments_trusted;
   }
 
-  RUNNEL_CO_TRY(co_await LoadSnapshot());
-  RUNNEL_CO_TRY(co_await ReplayTrusted(trusted));
+  // Producer state: the newest snapshot, the trusted segments' headers after it, then the scan.
+  // A bad batch in a trusted segment makes it (and what follows) scanned instead.
+  RUNNEL_CO_TRY(co_await LoadSnapshot(Offset(INT64_MAX)));
+  RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<BadBatch> bad, co_await ReplayBatches(0, trusted));
+  if (bad.has_value()) {
+    trusted = bad->segment;
+    ++report_.indexes_rebuilt;
+    report_.segments_trusted = trusted;
+  }
   RUNNEL_CO_TRY(co_await Scan(trusted));
+  // Also when the files already look truncated: after a failed sync they may only look so
+  // (the page cache has the truncation, the disk not); cutting again and syncing makes it real.
+  if (meta_.has_value() && meta_->truncate_to.has_value() && !segments_.empty()) {
+    RUNNEL_CO_TRY(co_await FinishTruncation(*meta_->truncate_to));
+  }
+  // A snapshot past where the log now ends: an older one and a replay over the whole log, which
+  // cuts the log at any bad batch it meets in a trusted segment.
+  while (log_.producers_.next_offset() > CurrentEnd()) {
+    RUNNEL_CO_TRY(co_await LoadSnapshot(CurrentEnd()));
+    RUNNEL_CO_ASSIGN_OR_RETURN(bad, co_await ReplayBatches(0, segments_.size()));
+    if (bad.has_value()) RUNNEL_CO_TRY(co_await CutAt(bad->segment, bad->position, bad->reason));
+  }
   buffer_ = {};
-  co_return co_await Finish(trusted);
+  co_return co_await Finish(std::min(trusted, scanned_from_));
 }
 
 Task<Status> LogRecovery::Finish(size_t trusted) {
@@ -445,7 +569,13 @@ Task<Status> LogRecovery::Finish(size_t trusted) {
     segments_.push_back(Found{std::move(s), 0});
     trusted = 0;
     log_end = log_start;
+    // The producer history went with the log (as Kafka's truncateFullyAndStartAt).
     log.producers_ = ProducerStateTable(log.limits_.producers);
+    log.producers_.RestoreNextOffset(log_start);
+    report_.snapshot_loaded.reset();
+    const size_t snapshots = log.snapshots_.size();
+    RUNNEL_CO_TRY(co_await log.PruneSnapshots(Offset(-1)));
+    report_.leftovers_removed += snapshots;
   }
   log_start = std::max(log_start, segments_.front().segment->base_offset());
 
@@ -493,17 +623,17 @@ Task<Status> LogRecovery::Finish(size_t trusted) {
   if (!active->empty()) {
     HeaderCursor cursor(active->log(), active->base_offset(), 0, active->size_bytes(),
                         bf::kHeaderBytes);
-    RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<BatchInfo> first, co_await cursor.Next());
-    if (first.has_value() && first->max_timestamp_ms >= 0 && first->max_timestamp_ms <= now_ms) {
-      active->set_created_wall_ms(first->max_timestamp_ms);
+    Result<std::optional<BatchInfo>> first = co_await cursor.Next();
+    if (!first.ok() && first.status().Is(ErrorKind::kIo)) co_return std::move(first).status();
+    if (first.ok() && first->has_value() && (*first)->max_timestamp_ms >= 0 &&
+        (*first)->max_timestamp_ms <= now_ms) {
+      active->set_created_wall_ms((*first)->max_timestamp_ms);
     }
   }
-
-  // Producer state must not be ahead of the log (a snapshot past a cut): rebuild it.
-  if (log.producers_.next_offset() > log_end) {
-    report_.snapshot_loaded.reset();
-    RUNNEL_CO_TRY(co_await log.RebuildProducerState());
-  }
+  RUNNEL_ASSERT(log.producers_.next_offset() <= log_end, "producer state at {} past the log end {}",
+                log.producers_.next_offset().value(), log_end.value());
+  // A snapshot from below the log start may know producers whose later batches are gone.
+  log.producers_.EvictBefore(log_start);
   const size_t before = log.snapshots_.size();
   RUNNEL_CO_TRY(co_await log.PruneSnapshots(log_end));
   report_.leftovers_removed += before - log.snapshots_.size();

@@ -33,6 +33,7 @@
 #include <functional>
 #include <vector>
 
+#include "engine/producer_state.h"
 #include "engine/record_batch.h"
 #include "engine/segment.h"
 #include "engine/types.h"
@@ -68,5 +69,15 @@ struct ScanResult {
 Task<Result<ScanResult>> ScanSegment(Segment& segment, uint64_t file_bytes, const ScanRules& rules,
                                      std::vector<std::byte>& buffer,
                                      const std::function<Status(const RecordBatchView&)>& on_batch);
+
+// Replays into `producers` every batch of `segment` whose base offset is at or after
+// producers.next_offset(), reading from the offset index's entry for it. Each batch is CRC-checked
+// (a rotten producer field must not poison the table) and must follow the previous one (densely
+// from `compacted_end` on). Returns nullopt when the segment was replayed to its end, or the
+// position of the first bad batch (kCorruption is not an error here; kIo is).
+Task<Result<std::optional<uint64_t>>> ReplaySegment(Segment& segment, ProducerStateTable& producers,
+                                                    Offset compacted_end,
+                                                    std::vector<std::byte>& buffer,
+                                                    size_t chunk_bytes, size_t& replayed);
 
 }  // namespace runnel::engine

@@ -26,7 +26,7 @@ std::vector<std::byte> PartitionMeta::Encode() const {
   StoreBe64(p + 20, static_cast<uint64_t>(recovery_point.value()));
   StoreBe64(p + 28, static_cast<uint64_t>(high_watermark.value()));
   StoreBe64(p + 36, static_cast<uint64_t>(compacted_end.value()));
-  StoreBe64(p + 44, 0);
+  StoreBe64(p + 44, static_cast<uint64_t>(truncate_to.value_or(Offset(-1)).value()));
   StoreBe32(p + sf::kMetaCrcOffset,
             crc32c::Value(p + sf::kMetaCrcCoverageOffset, sf::kMetaBytes - sf::kMetaCrcCoverageOffset));
   return out;
@@ -62,6 +62,9 @@ Result<PartitionMeta> PartitionMeta::Decode(std::span<const std::byte> bytes) {
   m.recovery_point = Offset(static_cast<int64_t>(LoadBe64(p + 20)));
   m.high_watermark = Offset(static_cast<int64_t>(LoadBe64(p + 28)));
   m.compacted_end = Offset(static_cast<int64_t>(LoadBe64(p + 36)));
+  const int64_t truncate_to = static_cast<int64_t>(LoadBe64(p + 44));
+  if (truncate_to < -1) return Status::Corruption("partition meta: bad truncation offset");
+  if (truncate_to >= 0) m.truncate_to = Offset(truncate_to);
   if (m.log_start.value() < 0 || m.recovery_point.value() < 0 || m.high_watermark.value() < 0 ||
       m.compacted_end.value() < 0) {
     return Status::Corruption("partition meta: negative offset");

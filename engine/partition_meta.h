@@ -25,6 +25,8 @@ struct PartitionMeta {
   Offset high_watermark{0};
   // Offsets below it may have gaps (compaction removed batches); above it they are dense.
   Offset compacted_end{0};
+  // A truncation that has not completed durably: the log ends at or below it.
+  std::optional<Offset> truncate_to;
   bool clean_shutdown = false;
 
   bool operator==(const PartitionMeta&) const = default;

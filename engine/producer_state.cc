@@ -226,6 +226,21 @@ size_t ProducerStateTable::RemoveExpired(int64_t now_ms, int64_t expiration_ms) 
   return removed;
 }
 
+size_t ProducerStateTable::EvictBefore(Offset log_start) {
+  size_t removed = 0;
+  for (auto it = producers_.begin(); it != producers_.end();) {
+    const ProducerEntry& e = it->second;
+    if (!e.txn_first_offset.has_value() && e.last_batch() != nullptr &&
+        e.last_batch()->last_offset < log_start) {
+      it = producers_.erase(it);
+      ++removed;
+    } else {
+      ++it;
+    }
+  }
+  return removed;
+}
+
 void ProducerStateTable::Restore(ProducerId id, const std::optional<ProducerEntry>& entry) {
   if (entry.has_value()) {
     producers_[id] = *entry;

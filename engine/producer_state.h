@@ -141,6 +141,12 @@ class ProducerStateTable {
   // reads no clock. Returns how many were removed.
   size_t RemoveExpired(int64_t now_ms, int64_t expiration_ms);
 
+  // Drops producers whose last batch lies below `log_start` (retention or DeleteRecords removed
+  // it; Kafka's evictUnretainedProducers), except those with an open transaction. Returns how
+  // many were removed. The producer is then unknown: its next batch is accepted whatever its
+  // sequence, as after expiry.
+  size_t EvictBefore(Offset log_start);
+
   // Undo for an append that failed after Record: puts a producer's entry back as it was
   // (nullopt: it was absent), and the next offset.
   void Restore(ProducerId id, const std::optional<ProducerEntry>& entry);

@@ -57,6 +57,7 @@ Task<Result<RetentionResult>> Log::RetentionLocked() {
     if (!removed.ok() && first_error.ok()) first_error = removed;
   }
   result.log_start_offset = log_start_;
+  producers_.EvictBefore(log_start_);
   // Files that could not be removed are removed by the next recovery (they lie below the start).
   if (!first_error.ok()) co_return first_error;
   co_return result;
@@ -81,6 +82,7 @@ Task<Result<Offset>> Log::DeleteRecordsLocked(Offset offset) {
     log_start_ = old_start;
     co_return s;
   }
+  producers_.EvictBefore(log_start_);
   Status first_error;
   while (segments_.size() > 1 && std::next(segments_.begin())->first <= log_start_) {
     Status removed = co_await RemoveSegment(segments_.begin()->second);

@@ -175,30 +175,35 @@ void Segment::ResetTo(uint64_t position) {
   synced_bytes_ = std::min(synced_bytes_, position);
 }
 
+// The files are handed to the segment only once written: a sync round, which runs beside the
+// write lock, must never see them half written (nor close them under a write).
 Task<Status> Segment::WriteIndexFiles(FileSystem& fs) {
+  index_files_durable_ = false;
+  index_file_.reset();
+  time_index_file_.reset();
   std::vector<std::byte> bytes;
   const OpenOptions create{.create = true, .truncate = true};
-  RUNNEL_CO_ASSIGN_OR_RETURN(index_file_, co_await fs.Open(path(sf::kIndexSuffix), create));
+  RUNNEL_CO_ASSIGN_OR_RETURN(std::unique_ptr<File> index,
+                             co_await fs.Open(path(sf::kIndexSuffix), create));
   offset_index_.Encode(bytes);
-  if (!bytes.empty()) RUNNEL_CO_TRY(co_await index_file_->WriteAt(0, bytes));
-  RUNNEL_CO_ASSIGN_OR_RETURN(time_index_file_,
+  if (!bytes.empty()) RUNNEL_CO_TRY(co_await index->WriteAt(0, bytes));
+  RUNNEL_CO_ASSIGN_OR_RETURN(std::unique_ptr<File> time,
                              co_await fs.Open(path(sf::kTimeIndexSuffix), create));
   time_index_.Encode(bytes);
-  if (!bytes.empty()) RUNNEL_CO_TRY(co_await time_index_file_->WriteAt(0, bytes));
-  index_files_durable_ = false;
+  if (!bytes.empty()) RUNNEL_CO_TRY(co_await time->WriteAt(0, bytes));
+  index_file_ = std::move(index);
+  time_index_file_ = std::move(time);
   co_return Status::Ok();
 }
 
+// Takes the files first: a segment removed meanwhile (retention) only loses their names.
 Task<Status> Segment::SyncIndexFiles() {
-  if (index_file_ != nullptr) {
-    RUNNEL_CO_TRY(co_await index_file_->Sync());
-    RUNNEL_CO_TRY(co_await index_file_->Close());
-    index_file_.reset();
-  }
-  if (time_index_file_ != nullptr) {
-    RUNNEL_CO_TRY(co_await time_index_file_->Sync());
-    RUNNEL_CO_TRY(co_await time_index_file_->Close());
-    time_index_file_.reset();
+  std::unique_ptr<File> index = std::move(index_file_);
+  std::unique_ptr<File> time = std::move(time_index_file_);
+  for (std::unique_ptr<File>* f : {&index, &time}) {
+    if (*f == nullptr) continue;
+    RUNNEL_CO_TRY(co_await (*f)->Sync());
+    RUNNEL_CO_TRY(co_await (*f)->Close());
   }
   co_return Status::Ok();
 }
@@ -220,6 +225,15 @@ HeaderCursor::HeaderCursor(File& file, Offset segment_base, uint64_t position, u
       position_(position),
       end_(end),
       buffer_(std::max(read_bytes, bf::kHeaderBytes)) {}
+
+void HeaderCursor::CheckSequence(Offset expected, Offset dense_from, Offset limit,
+                                 bool first_exact) {
+  check_ = true;
+  expected_ = expected;
+  dense_from_ = dense_from;
+  limit_ = limit;
+  exact_ = first_exact;
+}
 
 Task<Result<std::optional<BatchInfo>>> HeaderCursor::Next() {
   if (position_ >= end_) co_return std::optional<BatchInfo>();
@@ -258,13 +272,30 @@ Task<Result<std::optional<BatchInfo>>> HeaderCursor::Next() {
                                              b.base_offset.value(), b.last_offset.value(),
                                              segment_base_.value()));
   }
+  if (check_) {
+    const bool gap = b.base_offset > expected_;
+    if (b.base_offset < expected_ || (gap && (exact_ || expected_ >= dense_from_)) ||
+        b.last_offset >= limit_) {
+      co_return Status::Corruption(fmt::format(
+          "{}: batch [{}, {}] at position {} does not follow offset {} (segment end {})",
+          file_->path(), b.base_offset.value(), b.last_offset.value(), position_,
+          expected_.value() - 1, limit_.value()));
+    }
+    expected_ = b.next_offset();
+    exact_ = false;
+  }
   position_ += b.size_bytes;
   co_return std::optional<BatchInfo>(b);
 }
 
 BatchReader::BatchReader(File& file, uint64_t file_bytes, std::vector<std::byte>& buffer,
-                         size_t chunk_bytes)
-    : file_(file), file_bytes_(file_bytes), buffer_(buffer), chunk_bytes_(chunk_bytes) {}
+                         size_t chunk_bytes, uint64_t position)
+    : file_(file),
+      file_bytes_(file_bytes),
+      buffer_(buffer),
+      chunk_bytes_(chunk_bytes),
+      position_(position),
+      buffered_position_(position) {}
 
 Task<Result<std::span<const std::byte>>> BatchReader::Get(uint64_t position, size_t n) {
   if (position >= buffered_position_ && position + n <= buffered_position_ + buffered_bytes_) {

@@ -164,6 +164,12 @@ class HeaderCursor {
  public:
   HeaderCursor(File& file, Offset segment_base, uint64_t position, uint64_t end,
                size_t read_bytes);
+  // Also checks that the batches follow each other (headers are read without their CRC, so a
+  // flipped offset field is caught here): the first starts at `expected` (exactly, when
+  // `first_exact`: an index entry named it), each next one after the previous, with no gap from
+  // `dense_from` on, and all end below `limit` (the segment's next offset).
+  void CheckSequence(Offset expected, Offset dense_from, Offset limit, bool first_exact);
+
   // The next header, nullopt at `end`; kCorruption for bad framing, kIo for a failed read.
   Task<Result<std::optional<BatchInfo>>> Next();
   uint64_t position() const { return position_; }
@@ -176,6 +182,11 @@ class HeaderCursor {
   std::vector<std::byte> buffer_;
   uint64_t buffer_position_ = 0;
   size_t buffer_bytes_ = 0;
+  bool check_ = false;
+  bool exact_ = false;
+  Offset expected_;
+  Offset dense_from_;
+  Offset limit_;
 };
 
 // Reads the batches of a .log one after the other in large chunks, each checked by
@@ -183,7 +194,8 @@ class HeaderCursor {
 // caller's (reused between segments); it grows past chunk_bytes only for a larger batch.
 class BatchReader {
  public:
-  BatchReader(File& file, uint64_t file_bytes, std::vector<std::byte>& buffer, size_t chunk_bytes);
+  BatchReader(File& file, uint64_t file_bytes, std::vector<std::byte>& buffer, size_t chunk_bytes,
+              uint64_t position = 0);
 
   // The next batch, valid until the next call; nullopt at the end of the file. kCorruption for
   // a torn or invalid batch (position() stays at its start), kIo for a failed read.

@@ -30,7 +30,9 @@
 //   20  8 recovery point: segments wholly below it are synced and their index files complete
 //   28  8 high watermark
 //   36  8 compacted end: below it offsets may have gaps (compaction removed batches)
-//   44  8 reserved (0)
+//   44  8 truncation in progress: the log must end at or below this offset (-1: none); set
+//         before a truncation touches a file and cleared once the truncation is durable, so
+//         that recovery finishes one that a crash or a failed sync interrupted
 //   52
 #pragma once
 
