@@ -88,6 +88,33 @@ Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_
   co_return log;
 }
 
+Task<Status> PartitionRegistry::Remove(const TopicInfo& topic, int32_t partition) {
+  RUNNEL_CO_TRY(co_await open_lock_.Acquire());
+  auto it = logs_.find(std::make_pair(topic.name, partition));
+  if (it != logs_.end() && it->second.topic_id == topic.id) {
+    Status s = co_await it->second.log->Close();
+    (void)s;  // the directory goes anyway
+    logs_.erase(it);
+  }
+  std::string dir =
+      JoinPath(config_.data_dir, fmt::format("{}-{}-{}", topic.name, partition, topic.id.ToHex()));
+  Status status;
+  Result<bool> exists = co_await io_.fs().Exists(dir);
+  if (!exists.ok()) {
+    status = exists.status();
+  } else if (*exists) {
+    Result<std::vector<DirEntry>> entries = co_await io_.fs().List(dir);
+    if (!entries.ok()) status = entries.status();
+    for (size_t i = 0; status.ok() && i < entries->size(); i++) {
+      status = co_await io_.fs().Remove(JoinPath(dir, (*entries)[i].name));
+    }
+    if (status.ok()) status = co_await io_.fs().Remove(dir);
+    if (status.ok()) status = co_await io_.fs().SyncDir(config_.data_dir);
+  }
+  open_lock_.Release();
+  co_return status;
+}
+
 Task<void> PartitionRegistry::Maintain() {
   // Keys first: the map may change while a pass suspends.
   std::vector<std::pair<std::string, int32_t>> keys;

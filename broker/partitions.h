@@ -33,6 +33,9 @@ class PartitionRegistry {
   // Signalled after every append on this shard.
   Notify& appended() { return appended_; }
   size_t open_logs() const { return logs_.size(); }
+  // Deletes a deleted topic's partition: closes its log if open and removes its directory
+  // (<data-dir>/<topic>-<partition>-<id hex>) with everything in it.
+  Task<Status> Remove(const TopicInfo& topic, int32_t partition);
   // One background pass: retention (cleanup.policy delete), compaction (compact) and a
   // checkpoint, for every open log in turn. Errors are logged; the pass goes on.
   Task<void> Maintain();

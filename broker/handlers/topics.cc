@@ -1,9 +1,12 @@
 // CreateTopics (19), DeleteTopics (20), CreatePartitions (37): topic life cycle. Each request
 // runs as one MetadataStore::Mutate on the controller shard: every topic of the request is
 // checked against the state as it is then, and the state is persisted once before the reply.
+#include <spdlog/spdlog.h>
+
 #include <set>
 
 #include "broker/handlers/handler.h"
+#include "broker/partitions.h"
 #include "broker/protocol/gen/create_partitions_request.h"
 #include "broker/protocol/gen/create_partitions_response.h"
 #include "broker/protocol/gen/create_topics_request.h"
@@ -106,12 +109,13 @@ Task<Result<Response>> HandleDeleteTopics(RequestContext& ctx) {
     std::optional<std::string> name;
     protocol::Uuid id;
     TopicError error;
+    int32_t partitions = 0;
   };
   std::vector<Target> targets;
   if (ctx.version() >= 6) {
-    for (const auto& t : req.topics) targets.push_back({t.name, t.topic_id, {}});
+    for (const auto& t : req.topics) targets.push_back({t.name, t.topic_id, {}, 0});
   } else {
-    for (const auto& n : req.topic_names) targets.push_back({n, {}, {}});
+    for (const auto& n : req.topic_names) targets.push_back({n, {}, {}, 0});
   }
   Status s =
       co_await ControllerCall<Status>(ctx.node, ctx.io, [&](MetadataStore& store) -> Task<Status> {
@@ -132,12 +136,36 @@ Task<Result<Response>> HandleDeleteTopics(RequestContext& ctx) {
             }
             t.name = info->name;
             t.id = info->id;
+            t.partitions = info->partitions;
             meta.topics.erase(*t.name);
           }
           return Status::Ok();
         };
         co_return co_await store.Mutate(std::move(change));
       });
+  // The metadata no longer has the topics (durably); now their partitions' logs and
+  // directories go, each on its owner shard. A failure here leaves an orphan directory that a
+  // re-created topic never reads (its id differs); it is logged.
+  if (s.ok()) {
+    std::vector<Task<Status>> removals;
+    for (const Target& t : targets) {
+      if (!t.error.ok() || !t.name.has_value()) continue;
+      TopicInfo gone;
+      gone.name = *t.name;
+      gone.id = t.id;
+      for (int32_t p = 0; p < t.partitions; p++) {
+        auto remove = [gone, p](ShardState& shard) -> Task<Status> {
+          co_return co_await shard.partitions->Remove(gone, p);
+        };
+        removals.push_back(
+            ShardCall<Status>(ctx.node, ctx.io, ctx.node.PartitionShard(gone.name, p), remove));
+      }
+    }
+    std::vector<Status> removed = co_await WhenAll(std::move(removals));
+    for (const Status& r : removed) {
+      if (!r.ok()) spdlog::warn("deleting a partition directory: {}", r.ToString());
+    }
+  }
   DeleteTopicsResponse resp;
   for (Target& t : targets) {
     if (!s.ok() && t.error.ok()) t.error = {ErrorCode::kKafkaStorageError, s.ToString()};

@@ -81,7 +81,7 @@ def kcat_checks(kcat, broker):
           f"partition led by broker 0: {p0}")
 
 
-def kafka_python_checks(broker):
+def kafka_python_checks(broker, kcat):
     from kafka.admin import (ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions,
                              NewTopic)
     from kafka.errors import (InvalidConfigurationError, InvalidPartitionsError,
@@ -133,8 +133,16 @@ def kafka_python_checks(broker):
             check(False, "shrinking partitions raises")
         except InvalidPartitionsError:
             check(True, "shrinking is INVALID_PARTITIONS")
+        # A topic with data: deleting it removes its partition directory.
+        produced = subprocess.run([kcat, "-b", broker.bootstrap, "-P", "-t", "kp.events"],
+                                  input="one\ntwo\n", capture_output=True, text=True, timeout=30)
+        check(produced.returncode == 0, f"produce to kp.events: {produced.stderr}")
+        dirs = [d for d in os.listdir(broker.data_dir) if d.startswith("kp.events-0-")]
+        check(len(dirs) == 1, f"kp.events has a partition directory: {dirs}")
         r = admin.delete_topics(["kp.events"])
         check(r.topic_error_codes == [("kp.events", 0)], f"delete_topics: {r.topic_error_codes}")
+        dirs = [d for d in os.listdir(broker.data_dir) if d.startswith("kp.events-")]
+        check(dirs == [], f"deleting the topic removed its directory: {dirs}")
         check(set(admin.list_topics()) == {"auto.created", "kp.orders"},
               f"after delete: {admin.list_topics()}")
     finally:
@@ -236,7 +244,7 @@ def main():
     try:
         broker.start()
         kcat_checks(args.kcat, broker)
-        kafka_python_checks(broker)
+        kafka_python_checks(broker, args.kcat)
         cluster_id = confluent_checks(broker, args.kcat)
         garbage_checks(broker, args.kcat)
         code = broker.stop(signal.SIGTERM)
