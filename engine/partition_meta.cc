@@ -14,6 +14,13 @@ namespace sf = segment_format;
 
 namespace {
 constexpr unsigned char kMagic[4] = {'R', 'N', 'L', 'M'};
+
+// Covers magic, version and flags too: a flipped clean-shutdown bit must not go unnoticed.
+uint32_t MetaCrc(const std::byte* p) {
+  const uint32_t head = crc32c::Value(p, sf::kMetaCrcOffset);
+  return crc32c::Extend(head, p + sf::kMetaCrcCoverageOffset,
+                        sf::kMetaBytes - sf::kMetaCrcCoverageOffset);
+}
 }  // namespace
 
 std::vector<std::byte> PartitionMeta::Encode() const {
@@ -27,8 +34,7 @@ std::vector<std::byte> PartitionMeta::Encode() const {
   StoreBe64(p + 28, static_cast<uint64_t>(high_watermark.value()));
   StoreBe64(p + 36, static_cast<uint64_t>(compacted_end.value()));
   StoreBe64(p + 44, static_cast<uint64_t>(truncate_to.value_or(Offset(-1)).value()));
-  StoreBe32(p + sf::kMetaCrcOffset,
-            crc32c::Value(p + sf::kMetaCrcCoverageOffset, sf::kMetaBytes - sf::kMetaCrcCoverageOffset));
+  StoreBe32(p + sf::kMetaCrcOffset, MetaCrc(p));
   return out;
 }
 
@@ -46,8 +52,7 @@ Result<PartitionMeta> PartitionMeta::Decode(std::span<const std::byte> bytes) {
   }
   if (version == 0) return Status::Corruption("partition meta version 0");
   const uint32_t stored = LoadBe32(p + sf::kMetaCrcOffset);
-  const uint32_t computed =
-      crc32c::Value(p + sf::kMetaCrcCoverageOffset, sf::kMetaBytes - sf::kMetaCrcCoverageOffset);
+  const uint32_t computed = MetaCrc(p);
   if (stored != computed) {
     return Status::Corruption(fmt::format(
         "partition meta CRC mismatch: stored {:#010x}, computed {:#010x}", stored, computed));

@@ -25,7 +25,7 @@
 //    0  4 magic "RNLM"
 //    4  2 version (1)
 //    6  2 flags: bit 0 = clean shutdown (every segment synced and indexed, snapshot at log end)
-//    8  4 CRC-32C of bytes [12, 52)
+//    8  4 CRC-32C of bytes [0, 8) followed by [12, 52): everything but itself
 //   12  8 log start offset
 //   20  8 recovery point: segments wholly below it are synced and their index files complete
 //   28  8 high watermark
