@@ -16,9 +16,13 @@
 namespace runnel::engine::testing {
 
 // Rapidcheck draws its seed from the OS unless RC_PARAMS sets one; fix it so every run of the
-// suite is the same (override with RC_PARAMS="seed=N" to explore).
+// suite is the same (override with RC_PARAMS="seed=N" to explore). A test binary may set its own
+// default by defining RUNNEL_RAPIDCHECK_PARAMS.
+#ifndef RUNNEL_RAPIDCHECK_PARAMS
+#define RUNNEL_RAPIDCHECK_PARAMS "seed=20240611 max_success=200"
+#endif
 inline const bool kRapidcheckSeeded = [] {
-  setenv("RC_PARAMS", "seed=20240611 max_success=200", /*overwrite=*/0);
+  setenv("RC_PARAMS", RUNNEL_RAPIDCHECK_PARAMS, /*overwrite=*/0);
   return true;
 }();
 
