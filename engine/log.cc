@@ -208,6 +208,12 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
     first = batches.front().base_offset();
     Offset previous_next = log_end_;
     for (const MutableRecordBatchView& b : batches) {
+      if (b.last_offset() < b.base_offset() || b.last_offset().value() >= kOffsetMax) {
+        result.outcome = AppendOutcome::kInvalidRecord;
+        result.message = fmt::format("batch offsets [{}, {}]", b.base_offset().value(),
+                                     b.last_offset().value());
+        co_return Status::Ok();
+      }
       if (b.base_offset() < previous_next) {
         result.outcome = AppendOutcome::kInvalidRecord;
         result.message = fmt::format("batch at offset {} is below the log end {}",
@@ -858,7 +864,9 @@ Task<Status> Log::TruncateFullyAndStartAt(Offset offset) {
 }
 
 Task<Status> Log::TruncateFullyLocked(Offset offset) {
-  if (offset.value() < 0) co_return Status::InvalidArgument("negative offset");
+  if (offset.value() < 0 || offset.value() >= kOffsetMax) {
+    co_return Status::InvalidArgument(fmt::format("restart at offset {}", offset.value()));
+  }
   // Durable intent first: recovery drops everything at or above the truncation and below the
   // start, and restarts an empty log at the start.
   const Offset old_start = log_start_;

@@ -46,7 +46,8 @@ Task<Result<ScanResult>> ScanSegment(Segment& segment, uint64_t file_bytes, cons
       out.stop = Status::Corruption(
           fmt::format("{} at position {}: {}", segment.path(sf::kLogSuffix), position, why));
     };
-    if (b.base_offset.value() < base || b.last_offset.value() - base > INT32_MAX) {
+    if (b.base_offset.value() < base || b.last_offset < b.base_offset ||
+        b.last_offset.value() - base > INT32_MAX || b.last_offset.value() >= kOffsetMax) {
       stop(fmt::format("batch [{}, {}] outside segment {}", b.base_offset.value(),
                        b.last_offset.value(), base));
       break;

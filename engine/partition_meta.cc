@@ -70,9 +70,11 @@ Result<PartitionMeta> PartitionMeta::Decode(std::span<const std::byte> bytes) {
   const int64_t truncate_to = static_cast<int64_t>(LoadBe64(p + 44));
   if (truncate_to < -1) return Status::Corruption("partition meta: bad truncation offset");
   if (truncate_to >= 0) m.truncate_to = Offset(truncate_to);
-  if (m.log_start.value() < 0 || m.recovery_point.value() < 0 || m.high_watermark.value() < 0 ||
-      m.compacted_end.value() < 0) {
-    return Status::Corruption("partition meta: negative offset");
+  for (Offset o : {m.log_start, m.recovery_point, m.high_watermark, m.compacted_end,
+                   m.truncate_to.value_or(Offset(0))}) {
+    if (o.value() < 0 || o.value() >= kOffsetMax) {
+      return Status::Corruption(fmt::format("partition meta: offset {}", o.value()));
+    }
   }
   return m;
 }

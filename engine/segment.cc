@@ -63,7 +63,7 @@ Result<BatchInfo> ParseBatchHeader(std::span<const std::byte> header, uint64_t p
   const int64_t base = static_cast<int64_t>(LoadBe64(p + bf::kBaseOffsetOffset));
   const int32_t last_delta = static_cast<int32_t>(LoadBe32(p + bf::kLastOffsetDeltaOffset));
   const int32_t count = static_cast<int32_t>(LoadBe32(p + bf::kRecordCountOffset));
-  if (base < 0 || last_delta < 0 || base > INT64_MAX - last_delta - 1 || count < 0) {
+  if (base < 0 || last_delta < 0 || base > kOffsetMax - last_delta || count < 0) {
     return Status::Corruption(
         fmt::format("batch at position {}: base offset {}, lastOffsetDelta {}, {} records",
                     position, base, last_delta, count));

@@ -38,6 +38,9 @@ inline constexpr ProducerId kNoProducerId{-1};
 inline constexpr ProducerEpoch kNoProducerEpoch{-1};
 inline constexpr LeaderEpoch kNoLeaderEpoch{-1};
 inline constexpr int32_t kNoSequence = -1;
+// Offsets stay below this (2^62): far beyond any real log, and room for arithmetic on them
+// (next offset, relative offsets) without overflow. Stored batches past it are corruption.
+inline constexpr int64_t kOffsetMax = int64_t{1} << 62;
 inline constexpr int64_t kNoTimestamp = -1;
 
 // Producer sequence numbers count records and wrap from INT32_MAX to 0 (Kafka's
