@@ -94,7 +94,8 @@ Task<Status> Log::CompactPass(CompactionResult& result) {
     while (!full) {
       RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<RecordBatchView> view, co_await reader.Next());
       if (!view.has_value()) break;
-      if (view->has_producer_id()) latest.PutProducerBatch(view->producer_id(), view->last_offset());
+      if (view->has_producer_id())
+        latest.PutProducerBatch(view->producer_id(), view->last_offset());
       if (view->is_control()) continue;
       // No suspension between Open and the end of the iteration: the reader's scratch is ours.
       RUNNEL_CO_ASSIGN_OR_RETURN(RecordIterator it, reader_.Open(*view));
@@ -116,11 +117,10 @@ Task<Status> Log::CompactPass(CompactionResult& result) {
   uint64_t group_bytes = 0;
   for (size_t i = 0; i < cleanable; ++i) {
     const std::shared_ptr<Segment>& s = closed[i];
-    const bool fits = !groups.empty() &&
-                      group_bytes + s->size_bytes() <= config_.segment_bytes &&
-                      s->next_offset().value() - 1 -
-                              groups.back().sources.front()->base_offset().value() <=
-                          INT32_MAX;
+    const bool fits =
+        !groups.empty() && group_bytes + s->size_bytes() <= config_.segment_bytes &&
+        s->next_offset().value() - 1 - groups.back().sources.front()->base_offset().value() <=
+            INT32_MAX;
     if (!fits) {
       groups.emplace_back();
       group_bytes = 0;
@@ -150,8 +150,8 @@ Task<Status> Log::CleanInto(CleanGroup& group, const KeyMap& latest, CompactionR
   const Offset base = group.sources.front()->base_offset();
   const int64_t now_ms = io_.clock().Wall().unix_ms();
   RUNNEL_CO_ASSIGN_OR_RETURN(
-      group.cleaned, co_await Segment::Create(io_.fs(), dir_, base, now_ms,
-                                              std::string(sf::kCleanedSuffix)));
+      group.cleaned,
+      co_await Segment::Create(io_.fs(), dir_, base, now_ms, std::string(sf::kCleanedSuffix)));
   Segment& out = *group.cleaned;
   std::vector<std::byte> pending;  // output not yet written
   pending.reserve(limits_.compaction_write_bytes);
@@ -219,9 +219,8 @@ Task<Status> Log::CleanInto(CleanGroup& group, const KeyMap& latest, CompactionR
             o.log_append_time_ms = view.max_timestamp();
           }
           if (kept_tombstones > 0) {
-            o.delete_horizon_ms = view.has_delete_horizon()
-                                      ? view.base_timestamp()
-                                      : now_ms + config_.delete_retention_ms;
+            o.delete_horizon_ms = view.has_delete_horizon() ? view.base_timestamp()
+                                                            : now_ms + config_.delete_retention_ms;
           }
           bool keep_batch = kept > 0;
           if (kept == 0) {

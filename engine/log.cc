@@ -144,31 +144,31 @@ Task<Result<AppendResult>> Log::Append(std::span<std::byte> records, AppendOptio
     return result;
   };
   if (records.size() > config_.segment_bytes) {
-    co_return reject(AppendOutcome::kRecordTooLarge,
-                     fmt::format("{} bytes exceed segment.bytes {}", records.size(),
-                                 config_.segment_bytes));
+    co_return reject(
+        AppendOutcome::kRecordTooLarge,
+        fmt::format("{} bytes exceed segment.bytes {}", records.size(), config_.segment_bytes));
   }
   // Validation is pure computation: it runs before the lock so appends queue only for the
   // write itself.
   std::vector<MutableRecordBatchView> batches;
   if (Status s = SplitBatches(records, limits_.append_batches_max, batches); !s.ok()) {
-    co_return reject(s.Is(ErrorKind::kLimit) ? AppendOutcome::kRecordTooLarge
-                                             : AppendOutcome::kCorruptRecord,
-                     s.message());
+    co_return reject(
+        s.Is(ErrorKind::kLimit) ? AppendOutcome::kRecordTooLarge : AppendOutcome::kCorruptRecord,
+        s.message());
   }
   if (batches.empty()) co_return reject(AppendOutcome::kCorruptRecord, "no record batches");
   const bool compacted = Compacts(config_.cleanup_policy);
   for (const MutableRecordBatchView& b : batches) {
     if (b.size_bytes() > static_cast<size_t>(config_.max_message_bytes)) {
       co_return reject(AppendOutcome::kRecordTooLarge,
-                       fmt::format("batch of {} bytes exceeds max.message.bytes {}",
-                                   b.size_bytes(), config_.max_message_bytes));
+                       fmt::format("batch of {} bytes exceeds max.message.bytes {}", b.size_bytes(),
+                                   config_.max_message_bytes));
     }
     if (!options.assign_offsets) continue;  // a follower stores what the leader validated
     Result<RecordsSummary> v = ValidateForAppend(b, reader_);
     if (!v.ok()) {
       co_return reject(v.status().Is(ErrorKind::kLimit) ? AppendOutcome::kRecordTooLarge
-                                                         : AppendOutcome::kCorruptRecord,
+                                                        : AppendOutcome::kCorruptRecord,
                        v.status().message());
     }
     if (compacted) {
@@ -210,8 +210,8 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
     for (const MutableRecordBatchView& b : batches) {
       if (b.last_offset() < b.base_offset() || b.last_offset().value() >= kOffsetMax) {
         result.outcome = AppendOutcome::kInvalidRecord;
-        result.message = fmt::format("batch offsets [{}, {}]", b.base_offset().value(),
-                                     b.last_offset().value());
+        result.message =
+            fmt::format("batch offsets [{}, {}]", b.base_offset().value(), b.last_offset().value());
         co_return Status::Ok();
       }
       if (b.base_offset() < previous_next) {
@@ -281,8 +281,9 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
       b.SetPartitionLeaderEpoch(options.leader_epoch);
       if (log_append_time) b.SetLogAppendTime(now_ms);
     }
-    if (info.has_producer_id() &&
-        std::none_of(undo.begin(), undo.end(), [&](const Undo& u) { return u.id == info.producer_id; })) {
+    if (info.has_producer_id() && std::none_of(undo.begin(), undo.end(), [&](const Undo& u) {
+          return u.id == info.producer_id;
+        })) {
       const ProducerEntry* e = producers_.Find(info.producer_id);
       undo.push_back(Undo{info.producer_id, e ? std::optional<ProducerEntry>(*e) : std::nullopt});
     }
@@ -370,9 +371,8 @@ Task<Status> Log::WaitFlushed(Offset target) {
     RUNNEL_CO_TRY(Usable());
     if (flushed_ >= target) co_return Status::Ok();
     if (target > log_end_) {
-      co_return Status::Cancelled(fmt::format(
-          "log {}: truncated to {} before offset {} was synced", dir_, log_end_.value(),
-          target.value() - 1));
+      co_return Status::Cancelled(fmt::format("log {}: truncated to {} before offset {} was synced",
+                                              dir_, log_end_.value(), target.value() - 1));
     }
     if (!syncing_) {
       co_await SyncRound();
@@ -435,8 +435,8 @@ Task<void> Log::SyncRound() {
 
 void Log::AdvanceRecoveryPoint() {
   for (const std::shared_ptr<Segment>& s : SegmentsFrom(recovery_point_)) {
-    const bool durable = s->closed() && s->synced_bytes() >= s->size_bytes() &&
-                         s->index_files_durable();
+    const bool durable =
+        s->closed() && s->synced_bytes() >= s->size_bytes() && s->index_files_durable();
     if (!durable) {
       recovery_point_ = std::max(recovery_point_, s->base_offset());
       return;
@@ -543,8 +543,8 @@ Task<Status> Log::ReadBatch(Segment& segment, const BatchInfo& info, std::vector
   RUNNEL_CO_TRY(co_await ReadExactly(segment.log(), info.position, out));
   RUNNEL_CO_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(out));
   if (view.base_offset() != info.base_offset || view.last_offset() != info.last_offset) {
-    co_return Status::Corruption(fmt::format("{}: batch at position {} changed", segment.path(sf::kLogSuffix),
-                                             info.position));
+    co_return Status::Corruption(fmt::format("{}: batch at position {} changed",
+                                             segment.path(sf::kLogSuffix), info.position));
   }
   co_return Status::Ok();
 }
@@ -590,10 +590,11 @@ Task<Result<ReadResult>> Log::Read(Offset offset, ReadOptions options) {
         bad = std::move(next).status();
       } else if (next->has_value()) {
         const BatchInfo& b = **next;
-        if (b.base_offset < expected || (b.base_offset > expected && (exact || expected >= compacted_end_))) {
-          bad = Status::Corruption(fmt::format("{}: batch at position {} has offset {}, expected {}",
-                                               segment->path(sf::kLogSuffix), b.position,
-                                               b.base_offset.value(), expected.value()));
+        if (b.base_offset < expected ||
+            (b.base_offset > expected && (exact || expected >= compacted_end_))) {
+          bad = Status::Corruption(fmt::format(
+              "{}: batch at position {} has offset {}, expected {}", segment->path(sf::kLogSuffix),
+              b.position, b.base_offset.value(), expected.value()));
         }
       }
       if (!bad.ok()) {
@@ -641,8 +642,8 @@ Task<Result<ReadResult>> Log::Read(Offset offset, ReadOptions options) {
     result.data.resize(result.bytes);
     size_t at = 0;
     for (const FileRegion& r : result.regions) {
-      RUNNEL_CO_TRY(co_await ReadExactly(*r.file, r.position,
-                                         std::span(result.data).subspan(at, r.length)));
+      RUNNEL_CO_TRY(
+          co_await ReadExactly(*r.file, r.position, std::span(result.data).subspan(at, r.length)));
       at += r.length;
     }
   }
@@ -660,8 +661,8 @@ Task<Result<ReadResult>> Log::Read(Offset offset, ReadOptions options) {
       }
       if (!bad.ok()) {
         if (i == 0) {
-          co_return bad.WithContext(fmt::format("{}: batch at offset {}", dir_,
-                                                b.base_offset.value()));
+          co_return bad.WithContext(
+              fmt::format("{}: batch at offset {}", dir_, b.base_offset.value()));
         }
         // Keep the good prefix; the caller's next read reports the bad batch.
         result.batches.resize(i);
@@ -759,8 +760,9 @@ Task<Result<std::optional<TimestampOffset>>> Log::OffsetOfMaxTimestamp() {
   }
   if (best == nullptr) co_return std::optional<TimestampOffset>();
   const Offset target = std::max(best->offset_of_max_timestamp(), log_start_);
-  HeaderCursor cursor(best->log(), best->base_offset(), best->offset_index().Lookup(target).position,
-                      best->size_bytes(), limits_.header_read_bytes);
+  HeaderCursor cursor(best->log(), best->base_offset(),
+                      best->offset_index().Lookup(target).position, best->size_bytes(),
+                      limits_.header_read_bytes);
   while (true) {
     RUNNEL_CO_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, co_await cursor.Next());
     if (!b.has_value()) break;
@@ -785,8 +787,8 @@ Task<Result<Offset>> Log::Truncate(Offset offset) {
 Task<Result<Offset>> Log::TruncateLocked(Offset offset) {
   if (offset >= log_end_) co_return log_end_;
   if (offset < log_start_) {
-    co_return Status::InvalidArgument(fmt::format("truncate to {} below the log start {}",
-                                                  offset.value(), log_start_.value()));
+    co_return Status::InvalidArgument(
+        fmt::format("truncate to {} below the log start {}", offset.value(), log_start_.value()));
   }
   std::shared_ptr<Segment> segment = SegmentsFrom(offset).front();
   RUNNEL_CO_ASSIGN_OR_RETURN(std::vector<BatchInfo> headers,
@@ -923,7 +925,8 @@ Task<Status> Log::RebuildProducerState() {
       ++report_.snapshots_rejected;
       continue;
     }
-    Result<ProducerStateTable> table = ProducerStateTable::DecodeSnapshot(*bytes, limits_.producers);
+    Result<ProducerStateTable> table =
+        ProducerStateTable::DecodeSnapshot(*bytes, limits_.producers);
     if (!table.ok() || table->next_offset() != *it) {
       ++report_.snapshots_rejected;
       continue;
@@ -946,8 +949,8 @@ Task<Status> Log::ReplayProducers(Offset from) {
         co_await ReplaySegment(*segment, producers_, compacted_end_, buffer,
                                limits_.header_read_bytes * 16, report_.batches_replayed));
     if (bad.has_value()) {
-      co_return Status::Corruption(fmt::format("{}: a bad batch at position {}",
-                                               segment->path(sf::kLogSuffix), *bad));
+      co_return Status::Corruption(
+          fmt::format("{}: a bad batch at position {}", segment->path(sf::kLogSuffix), *bad));
     }
   }
   co_return Status::Ok();

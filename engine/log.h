@@ -158,21 +158,21 @@ struct CompactionResult {
 struct RecoveryReport {
   bool clean_shutdown = false;
   bool meta_found = false;
-  std::string meta_problem;       // why partition.meta was not used, if it was not
+  std::string meta_problem;  // why partition.meta was not used, if it was not
   size_t segments_found = 0;
-  size_t segments_trusted = 0;     // loaded from index files without a scan
+  size_t segments_trusted = 0;  // loaded from index files without a scan
   size_t segments_scanned = 0;
   uint64_t bytes_scanned = 0;
   size_t batches_scanned = 0;
-  size_t indexes_rebuilt = 0;      // trusted segments whose index files failed the sanity check
-  uint64_t bytes_truncated = 0;    // cut from the first bad batch on
-  size_t segments_deleted = 0;     // after the first bad batch, or below the log start
+  size_t indexes_rebuilt = 0;     // trusted segments whose index files failed the sanity check
+  uint64_t bytes_truncated = 0;   // cut from the first bad batch on
+  size_t segments_deleted = 0;    // after the first bad batch, or below the log start
   std::string truncation_reason;  // the first bad batch, if any
   size_t swaps_completed = 0;
-  size_t leftovers_removed = 0;    // *.tmp, *.cleaned, orphan index files, stale snapshots
+  size_t leftovers_removed = 0;  // *.tmp, *.cleaned, orphan index files, stale snapshots
   std::optional<Offset> snapshot_loaded;
   size_t snapshots_rejected = 0;
-  size_t batches_replayed = 0;     // producer-state replay after the snapshot
+  size_t batches_replayed = 0;  // producer-state replay after the snapshot
 };
 
 // The index share of a Log's memory (the rest is measured by bench/log; see its README).
@@ -333,8 +333,8 @@ class Log {
   size_t appends_waiting_ = 0;
   Notify sync_done_;
   bool syncing_ = false;
-  bool dir_dirty_ = false;      // a create/rename/remove in the directory awaits SyncDir
-  uint64_t truncations_ = 0;    // bumped by truncation: an older sync round must not count
+  bool dir_dirty_ = false;    // a create/rename/remove in the directory awaits SyncDir
+  uint64_t truncations_ = 0;  // bumped by truncation: an older sync round must not count
   bool compacting_ = false;
   bool closed_ = false;
   Status fenced_;

@@ -23,9 +23,9 @@ namespace {
 constexpr Offset kNoCompactedEnd{INT64_MAX};
 }  // namespace
 
-Task<Result<ScanResult>> ScanSegment(Segment& segment, uint64_t file_bytes, const ScanRules& rules,
-                                     std::vector<std::byte>& buffer,
-                                     const std::function<Status(const RecordBatchView&)>& on_batch) {
+Task<Result<ScanResult>> ScanSegment(
+    Segment& segment, uint64_t file_bytes, const ScanRules& rules, std::vector<std::byte>& buffer,
+    const std::function<Status(const RecordBatchView&)>& on_batch) {
   ScanResult out;
   BatchReader reader(segment.log(), file_bytes, buffer, rules.chunk_bytes);
   Offset expected = rules.expected_next;
@@ -230,7 +230,8 @@ Task<Status> LogRecovery::ListAndClean() {
 }
 
 Task<Status> LogRecovery::CompleteSwap(Offset base) {
-  const std::string swap = sf::SegmentPath(dir_, base, sf::kLogSuffix) + std::string(sf::kSwapSuffix);
+  const std::string swap =
+      sf::SegmentPath(dir_, base, sf::kLogSuffix) + std::string(sf::kSwapSuffix);
   RUNNEL_CO_ASSIGN_OR_RETURN(std::shared_ptr<Segment> s,
                              co_await Segment::Open(fs_, dir_, base, std::string(sf::kSwapSuffix)));
   RUNNEL_CO_ASSIGN_OR_RETURN(uint64_t size, co_await s->log().Size());
@@ -243,7 +244,8 @@ Task<Status> LogRecovery::CompleteSwap(Offset base) {
   // The old segments the swap replaces, and any index file of its base (old, or renamed from
   // the cleaned output before the crash: either way not known to match).
   std::vector<Offset> replaced;
-  for (auto it = logs_.lower_bound(base); it != logs_.end() && *it < end; ++it) replaced.push_back(*it);
+  for (auto it = logs_.lower_bound(base); it != logs_.end() && *it < end; ++it)
+    replaced.push_back(*it);
   for (Offset b : replaced) RUNNEL_CO_TRY(co_await RemoveSegmentFiles(b));
   RUNNEL_CO_TRY(co_await RemoveSegmentFiles(base));
   RUNNEL_CO_TRY(co_await fs_.Rename(swap, sf::SegmentPath(dir_, base, sf::kLogSuffix)));
@@ -259,13 +261,14 @@ Task<Result<bool>> LogRecovery::LoadTrusted(Found& found) {
   const Offset base = s.base_offset();
   if (index_files_.count(base) == 0 || time_index_files_.count(base) == 0) co_return false;
   const size_t entries_max = static_cast<size_t>(found.file_bytes / bf::kHeaderBytes + 1);
-  Result<std::vector<std::byte>> index_bytes = co_await ReadFile(
-      fs_, s.path(sf::kIndexSuffix), entries_max * sf::kOffsetIndexEntryBytes);
+  Result<std::vector<std::byte>> index_bytes =
+      co_await ReadFile(fs_, s.path(sf::kIndexSuffix), entries_max * sf::kOffsetIndexEntryBytes);
   if (!index_bytes.ok()) {
     if (index_bytes.status().Is(ErrorKind::kIo)) co_return std::move(index_bytes).status();
     co_return false;
   }
-  Result<OffsetIndex> index = OffsetIndex::Decode(base, *index_bytes, found.file_bytes, entries_max);
+  Result<OffsetIndex> index =
+      OffsetIndex::Decode(base, *index_bytes, found.file_bytes, entries_max);
   if (!index.ok()) co_return false;
   // The headers from the last index entry to the end of the file: the last batch, and proof
   // that the file ends on a batch boundary where the index says batches are.
@@ -289,8 +292,8 @@ Task<Result<bool>> LogRecovery::LoadTrusted(Found& found) {
     // An empty segment (the active one, or a compaction output that kept nothing).
     co_return found.file_bytes == 0 && index->empty();
   }
-  Result<std::vector<std::byte>> time_bytes = co_await ReadFile(
-      fs_, s.path(sf::kTimeIndexSuffix), entries_max * sf::kTimeIndexEntryBytes);
+  Result<std::vector<std::byte>> time_bytes =
+      co_await ReadFile(fs_, s.path(sf::kTimeIndexSuffix), entries_max * sf::kTimeIndexEntryBytes);
   if (!time_bytes.ok()) {
     if (time_bytes.status().Is(ErrorKind::kIo)) co_return std::move(time_bytes).status();
     co_return false;
@@ -308,9 +311,8 @@ Task<Status> LogRecovery::LoadSnapshot(Offset at_most) {
   report_.snapshot_loaded.reset();
   for (auto it = log_.snapshots_.rbegin(); it != log_.snapshots_.rend(); ++it) {
     if (*it > at_most) continue;
-    Result<std::vector<std::byte>> bytes =
-        co_await ReadFile(fs_, sf::SegmentPath(dir_, *it, sf::kSnapshotSuffix),
-                          log_.limits_.snapshot_bytes_max);
+    Result<std::vector<std::byte>> bytes = co_await ReadFile(
+        fs_, sf::SegmentPath(dir_, *it, sf::kSnapshotSuffix), log_.limits_.snapshot_bytes_max);
     if (!bytes.ok()) {
       if (bytes.status().Is(ErrorKind::kIo)) co_return std::move(bytes).status();
       ++report_.snapshots_rejected;
@@ -339,8 +341,9 @@ Task<Result<std::optional<LogRecovery::BadBatch>>> LogRecovery::ReplayBatches(si
                                log_.limits_.scan_chunk_bytes, report_.batches_replayed));
     if (bad.has_value()) {
       co_return std::optional<BadBatch>(
-          BadBatch{i, *bad, fmt::format("a bad batch at position {} of segment {}", *bad,
-                                        segments_[i].segment->base_offset().value())});
+          BadBatch{i, *bad,
+                   fmt::format("a bad batch at position {} of segment {}", *bad,
+                               segments_[i].segment->base_offset().value())});
     }
   }
   co_return std::optional<BadBatch>();
@@ -389,8 +392,7 @@ Task<Status> LogRecovery::FinishTruncation(Offset to) {
   Found& f = segments_[i];
   Segment& s = *f.segment;
   HeaderCursor cursor(s.log(), s.base_offset(), 0, f.file_bytes, log_.limits_.header_read_bytes);
-  cursor.CheckSequence(s.base_offset(),
-                       meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd,
+  cursor.CheckSequence(s.base_offset(), meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd,
                        s.next_offset(), false);
   uint64_t cut = f.file_bytes;
   while (true) {
@@ -465,20 +467,18 @@ Task<Status> LogRecovery::Run() {
   }
 
   for (Offset base : logs_) {
-    RUNNEL_CO_ASSIGN_OR_RETURN(std::shared_ptr<Segment> s,
-                               co_await Segment::Open(fs_, dir_, base));
+    RUNNEL_CO_ASSIGN_OR_RETURN(std::shared_ptr<Segment> s, co_await Segment::Open(fs_, dir_, base));
     RUNNEL_CO_ASSIGN_OR_RETURN(uint64_t size, co_await s->log().Size());
     segments_.push_back(Found{std::move(s), size});
   }
   report_.segments_found = segments_.size();
 
   // Segments wholly below the log start: a deletion that crashed after its meta write.
-  Offset log_start = meta_.has_value() ? meta_->log_start
+  Offset log_start = meta_.has_value()   ? meta_->log_start
                      : segments_.empty() ? Offset(0)
                                          : segments_.front().segment->base_offset();
   size_t drop = 0;
-  while (drop + 1 < segments_.size() &&
-         segments_[drop + 1].segment->base_offset() <= log_start) {
+  while (drop + 1 < segments_.size() && segments_[drop + 1].segment->base_offset() <= log_start) {
     ++drop;
   }
   for (size_t i = 0; i < drop; ++i) {
@@ -547,7 +547,7 @@ Task<Status> LogRecovery::Run() {
 Task<Status> LogRecovery::Finish(size_t trusted) {
   Log& log = log_;
   const int64_t now_ms = log.io_.clock().Wall().unix_ms();
-  Offset log_start = meta_.has_value() ? meta_->log_start
+  Offset log_start = meta_.has_value()   ? meta_->log_start
                      : segments_.empty() ? Offset(0)
                                          : segments_.front().segment->base_offset();
   if (segments_.empty()) {
@@ -600,7 +600,8 @@ Task<Status> LogRecovery::Finish(size_t trusted) {
   }
   // Index files without a .log.
   for (Offset b : index_files_) {
-    if (logs_.count(b) == 0) RUNNEL_CO_TRY(co_await RemoveNamed(sf::OffsetName(b) + std::string(sf::kIndexSuffix)));
+    if (logs_.count(b) == 0)
+      RUNNEL_CO_TRY(co_await RemoveNamed(sf::OffsetName(b) + std::string(sf::kIndexSuffix)));
   }
   for (Offset b : time_index_files_) {
     if (logs_.count(b) == 0) {

@@ -54,9 +54,10 @@ void OffsetIndex::Encode(std::vector<std::byte>& out) const {
 Result<OffsetIndex> OffsetIndex::Decode(Offset base, std::span<const std::byte> bytes,
                                         uint64_t log_bytes, size_t entries_max) {
   if (bytes.size() % sf::kOffsetIndexEntryBytes != 0) {
-    return Status::Corruption(fmt::format("offset index of {} bytes is not a whole number of "
-                                          "{}-byte entries",
-                                          bytes.size(), sf::kOffsetIndexEntryBytes));
+    return Status::Corruption(
+        fmt::format("offset index of {} bytes is not a whole number of "
+                    "{}-byte entries",
+                    bytes.size(), sf::kOffsetIndexEntryBytes));
   }
   const size_t count = bytes.size() / sf::kOffsetIndexEntryBytes;
   if (count > entries_max) {
@@ -70,8 +71,8 @@ Result<OffsetIndex> OffsetIndex::Decode(Offset base, std::span<const std::byte> 
     const uint32_t relative = LoadBe32(p);
     const uint32_t position = LoadBe32(p + 4);
     if (relative > INT32_MAX) {
-      return Status::Corruption(fmt::format("offset index entry {}: relative offset {}", i,
-                                            relative));
+      return Status::Corruption(
+          fmt::format("offset index entry {}: relative offset {}", i, relative));
     }
     if (position >= log_bytes) {
       return Status::Corruption(fmt::format(
@@ -95,9 +96,9 @@ void TimeIndex::MaybeAppend(int64_t timestamp_ms, Offset offset) {
   const int64_t relative = offset.value() - base_.value();
   RUNNEL_ASSERT(relative >= 0 && relative <= INT32_MAX, "offset {} outside segment {}",
                 offset.value(), base_.value());
-  RUNNEL_ASSERT(entries_.empty() || static_cast<uint32_t>(relative) >=
-                                        entries_.back().relative_offset,
-                "time index offset {} goes back", offset.value());
+  RUNNEL_ASSERT(
+      entries_.empty() || static_cast<uint32_t>(relative) >= entries_.back().relative_offset,
+      "time index offset {} goes back", offset.value());
   entries_.push_back(Entry{timestamp_ms, static_cast<uint32_t>(relative)});
 }
 
@@ -129,9 +130,10 @@ void TimeIndex::Encode(std::vector<std::byte>& out) const {
 Result<TimeIndex> TimeIndex::Decode(Offset base, std::span<const std::byte> bytes,
                                     Offset next_offset, size_t entries_max) {
   if (bytes.size() % sf::kTimeIndexEntryBytes != 0) {
-    return Status::Corruption(fmt::format("time index of {} bytes is not a whole number of "
-                                          "{}-byte entries",
-                                          bytes.size(), sf::kTimeIndexEntryBytes));
+    return Status::Corruption(
+        fmt::format("time index of {} bytes is not a whole number of "
+                    "{}-byte entries",
+                    bytes.size(), sf::kTimeIndexEntryBytes));
   }
   const size_t count = bytes.size() / sf::kTimeIndexEntryBytes;
   if (count > entries_max) {

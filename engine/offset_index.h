@@ -97,8 +97,8 @@ class TimeIndex {
 
   void Encode(std::vector<std::byte>& out) const;
   // Parses and sanity-checks a .timeindex file; every offset must lie below `next_offset`.
-  static Result<TimeIndex> Decode(Offset base, std::span<const std::byte> bytes,
-                                  Offset next_offset, size_t entries_max);
+  static Result<TimeIndex> Decode(Offset base, std::span<const std::byte> bytes, Offset next_offset,
+                                  size_t entries_max);
 
   size_t memory_bytes() const { return entries_.capacity() * sizeof(Entry); }
 

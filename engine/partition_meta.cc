@@ -83,8 +83,7 @@ std::string MetaPath(const std::string& dir) {
   return JoinPath(dir, std::string(sf::kMetaFileName));
 }
 
-Task<Status> WritePartitionMeta(FileSystem& fs, const std::string& dir,
-                                const PartitionMeta& meta) {
+Task<Status> WritePartitionMeta(FileSystem& fs, const std::string& dir, const PartitionMeta& meta) {
   const std::vector<std::byte> bytes = meta.Encode();
   co_return co_await WriteFileAtomic(fs, MetaPath(dir), bytes);
 }

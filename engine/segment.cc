@@ -140,7 +140,9 @@ void Segment::Track(const BatchInfo& b, uint32_t index_interval_bytes) {
   ++batch_count_;
 }
 
-void Segment::SealTimeIndex() { time_index_.MaybeAppend(max_timestamp_ms_, offset_of_max_timestamp_); }
+void Segment::SealTimeIndex() {
+  time_index_.MaybeAppend(max_timestamp_ms_, offset_of_max_timestamp_);
+}
 
 void Segment::AdoptIndexes(OffsetIndex offset_index, TimeIndex time_index, const BatchInfo& last,
                            uint64_t size_bytes) {
@@ -149,8 +151,7 @@ void Segment::AdoptIndexes(OffsetIndex offset_index, TimeIndex time_index, const
   size_bytes_ = size_bytes;
   next_offset_ = last.next_offset();
   batch_count_ = 1;  // at least; only emptiness matters
-  const uint64_t last_entry =
-      offset_index_.empty() ? 0 : offset_index_.entries().back().position;
+  const uint64_t last_entry = offset_index_.empty() ? 0 : offset_index_.entries().back().position;
   bytes_since_index_entry_ = size_bytes - last_entry;
   if (!time_index_.empty()) {
     max_timestamp_ms_ = time_index_.entries().back().timestamp_ms;
@@ -238,8 +239,8 @@ void HeaderCursor::CheckSequence(Offset expected, Offset dense_from, Offset limi
 Task<Result<std::optional<BatchInfo>>> HeaderCursor::Next() {
   if (position_ >= end_) co_return std::optional<BatchInfo>();
   if (end_ - position_ < bf::kHeaderBytes) {
-    co_return Status::Corruption(fmt::format("{}: partial batch header at position {}",
-                                             file_->path(), position_));
+    co_return Status::Corruption(
+        fmt::format("{}: partial batch header at position {}", file_->path(), position_));
   }
   if (position_ < buffer_position_ ||
       position_ + bf::kHeaderBytes > buffer_position_ + buffer_bytes_) {
@@ -247,13 +248,14 @@ Task<Result<std::optional<BatchInfo>>> HeaderCursor::Next() {
     size_t got = 0;
     while (got < bf::kHeaderBytes) {
       RUNNEL_CO_ASSIGN_OR_RETURN(
-          size_t n, co_await file_->ReadAt(position_ + got, std::span(buffer_).subspan(got, want - got)));
+          size_t n,
+          co_await file_->ReadAt(position_ + got, std::span(buffer_).subspan(got, want - got)));
       if (n == 0) break;
       got += n;
     }
     if (got < bf::kHeaderBytes) {
-      co_return Status::Corruption(fmt::format("{}: file ends inside the batch header at {}",
-                                               file_->path(), position_));
+      co_return Status::Corruption(
+          fmt::format("{}: file ends inside the batch header at {}", file_->path(), position_));
     }
     buffer_position_ = position_;
     buffer_bytes_ = got;
@@ -262,12 +264,12 @@ Task<Result<std::optional<BatchInfo>>> HeaderCursor::Next() {
   RUNNEL_CO_ASSIGN_OR_RETURN(
       BatchInfo b, ParseBatchHeader(std::span(buffer_).subspan(at, bf::kHeaderBytes), position_));
   if (b.size_bytes > end_ - position_) {
-    co_return Status::Corruption(fmt::format("{}: batch at position {} of {} bytes passes the end "
-                                             "at {}",
-                                             file_->path(), position_, b.size_bytes, end_));
+    co_return Status::Corruption(
+        fmt::format("{}: batch at position {} of {} bytes passes the end "
+                    "at {}",
+                    file_->path(), position_, b.size_bytes, end_));
   }
-  if (b.base_offset < segment_base_ ||
-      b.last_offset.value() - segment_base_.value() > INT32_MAX) {
+  if (b.base_offset < segment_base_ || b.last_offset.value() - segment_base_.value() > INT32_MAX) {
     co_return Status::Corruption(fmt::format("{}: batch [{}, {}] outside segment {}", file_->path(),
                                              b.base_offset.value(), b.last_offset.value(),
                                              segment_base_.value()));
@@ -313,7 +315,8 @@ Task<Result<std::span<const std::byte>>> BatchReader::Get(uint64_t position, siz
   size_t got = kept;
   while (got < want) {
     RUNNEL_CO_ASSIGN_OR_RETURN(
-        size_t read, co_await file_.ReadAt(position + got, std::span(buffer_).subspan(got, want - got)));
+        size_t read,
+        co_await file_.ReadAt(position + got, std::span(buffer_).subspan(got, want - got)));
     if (read == 0) break;
     got += read;
   }

@@ -162,8 +162,7 @@ class Segment {
 // replay; recovery uses the full-validation scan of log_recovery.h instead.
 class HeaderCursor {
  public:
-  HeaderCursor(File& file, Offset segment_base, uint64_t position, uint64_t end,
-               size_t read_bytes);
+  HeaderCursor(File& file, Offset segment_base, uint64_t position, uint64_t end, size_t read_bytes);
   // Also checks that the batches follow each other (headers are read without their CRC, so a
   // flipped offset field is caught here): the first starts at `expected` (exactly, when
   // `first_exact`: an index entry named it), each next one after the previous, with no gap from

@@ -52,8 +52,8 @@ std::string SegmentPath(const std::string& dir, Offset base, std::string_view su
 ParsedName ParseFileName(std::string_view name) {
   if (name == kMetaFileName) return ParsedName{FileKind::kMeta, Offset(0), FileKind::kUnknown};
   if (EndsWith(name, kTmpSuffix)) return ParsedName{FileKind::kTmp, Offset(0), FileKind::kUnknown};
-  for (auto [suffix, kind] : {std::pair{kCleanedSuffix, FileKind::kCleaned},
-                              std::pair{kSwapSuffix, FileKind::kSwap}}) {
+  for (auto [suffix, kind] :
+       {std::pair{kCleanedSuffix, FileKind::kCleaned}, std::pair{kSwapSuffix, FileKind::kSwap}}) {
     if (EndsWith(name, suffix)) {
       ParsedName inner = ParseOffsetName(name.substr(0, name.size() - suffix.size()));
       if (inner.kind != FileKind::kLog && inner.kind != FileKind::kIndex &&

@@ -85,8 +85,8 @@ enum class FileKind : uint8_t {
 };
 struct ParsedName {
   FileKind kind = FileKind::kUnknown;
-  Offset offset;                             // for the offset-named kinds
-  FileKind inner = FileKind::kUnknown;       // for kCleaned / kSwap: log, index or time index
+  Offset offset;                        // for the offset-named kinds
+  FileKind inner = FileKind::kUnknown;  // for kCleaned / kSwap: log, index or time index
 };
 ParsedName ParseFileName(std::string_view name);
 

@@ -92,7 +92,8 @@ std::vector<std::byte> MakeBatch(int records) {
   for (int i = 0; i < records; ++i) {
     std::snprintf(key.data(), key.size(), "key-%011d", i);
     for (size_t j = 0; j < value.size(); j += 64) value[j] = static_cast<char>('a' + (i + j) % 26);
-    b.Append(1'700'000'000'000 + i, Bytes(reinterpret_cast<const std::byte*>(key.data()), key.size()),
+    b.Append(1'700'000'000'000 + i,
+             Bytes(reinterpret_cast<const std::byte*>(key.data()), key.size()),
              Bytes(reinterpret_cast<const std::byte*>(value.data()), value.size()));
   }
   return b.Build().value();
@@ -179,8 +180,8 @@ std::optional<Fio> RunFio(const std::string& args, const std::string& section) {
 
 void Row(const char* what, double rate, const std::optional<Fio>& fio) {
   if (fio) {
-    std::printf("%-42s %8.2f GB/s   fio %8.2f GB/s   ratio %.2f\n", what, rate / 1e9, fio->rate / 1e9,
-                rate / fio->rate);
+    std::printf("%-42s %8.2f GB/s   fio %8.2f GB/s   ratio %.2f\n", what, rate / 1e9,
+                fio->rate / 1e9, rate / fio->rate);
   } else {
     std::printf("%-42s %8.2f GB/s\n", what, rate / 1e9);
   }
@@ -200,8 +201,8 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
     return f;
   };
 
-  std::printf("runnel-log-io-bench: %s, io_uring, 1 shard, %d appends in flight\n\n",
-              o.dir.c_str(), o.inflight);
+  std::printf("runnel-log-io-bench: %s, io_uring, 1 shard, %d appends in flight\n\n", o.dir.c_str(),
+              o.inflight);
   const std::string dir64k = o.dir + "/p-64k";
   struct Case {
     std::string label;
@@ -213,10 +214,10 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
   std::vector<Case> cases;
   cases.push_back(Case{"append 64 KiB batches, no sync", 64, dir64k, o.inflight, false});
   cases.push_back(Case{"append 1 MiB batches, no sync", 1024, o.dir + "/p-1m", o.inflight, false});
-  cases.push_back(Case{"append 64 KiB batches, durable (64 in flight)", 64, o.dir + "/d-64k", 64,
-                       true});
-  cases.push_back(Case{"append 1 MiB batches, durable (16 in flight)", 1024, o.dir + "/d-1m", 16,
-                       true});
+  cases.push_back(
+      Case{"append 64 KiB batches, durable (64 in flight)", 64, o.dir + "/d-64k", 64, true});
+  cases.push_back(
+      Case{"append 1 MiB batches, durable (16 in flight)", 1024, o.dir + "/d-1m", 16, true});
   for (const Case& c : cases) {
     auto log = co_await Log::Open(io, c.dir, config);
     if (!log.ok()) {
@@ -310,10 +311,11 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
     }
     const double per = double(after - before) / o.partitions;
     const double index_per = double(index_bytes) / o.partitions;
-    std::printf("%-42s %8.0f bytes (index entries %.0f bytes for %.0f entries; rest %.0f bytes,"
-                " %zu segments)\n",
-                "memory per open partition", per, index_per, double(entries) / o.partitions,
-                per - index_per, logs.front()->segment_count());
+    std::printf(
+        "%-42s %8.0f bytes (index entries %.0f bytes for %.0f entries; rest %.0f bytes,"
+        " %zu segments)\n",
+        "memory per open partition", per, index_per, double(entries) / o.partitions,
+        per - index_per, logs.front()->segment_count());
     for (auto& l : logs) (void)co_await l->Close();
   }
 
@@ -368,7 +370,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   int exit_code = 0;
-  runnel::Status s = (*rt)->Run([&](runnel::Io& io) { return runnel::engine::Main(io, o, exit_code); });
+  runnel::Status s =
+      (*rt)->Run([&](runnel::Io& io) { return runnel::engine::Main(io, o, exit_code); });
   if (!s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     exit_code = 1;

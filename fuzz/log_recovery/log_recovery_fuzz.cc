@@ -45,8 +45,8 @@ void FixBatches(std::vector<std::byte>& log, int64_t base, bool dense) {
       const int32_t delta = static_cast<int32_t>(LoadBe32(b + bf::kLastOffsetDeltaOffset));
       next += delta < 0 ? 1 : int64_t{delta} + 1;
     }
-    StoreBe32(b + bf::kCrcOffset, crc32c::Value(b + bf::kCrcCoverageOffset,
-                                                size - bf::kCrcCoverageOffset));
+    StoreBe32(b + bf::kCrcOffset,
+              crc32c::Value(b + bf::kCrcCoverageOffset, size - bf::kCrcCoverageOffset));
     at += size;
   }
 }
@@ -73,7 +73,9 @@ std::map<std::string, std::vector<std::byte>> Decode(const uint8_t* data, size_t
       case fuzz::kCleaned:
         if (fix) FixBatches(bytes, base.value(), (selector & fuzz::kDenseOffsets) != 0);
         name = sf::OffsetName(base) + ".log" +
-               (kind == fuzz::kSwap ? ".swap" : kind == fuzz::kCleaned ? ".cleaned" : "");
+               (kind == fuzz::kSwap      ? ".swap"
+                : kind == fuzz::kCleaned ? ".cleaned"
+                                         : "");
         break;
       case fuzz::kIndex:
         name = sf::OffsetName(base) + ".index";
@@ -138,8 +140,7 @@ Task<void> Exercise(Io& io, std::map<std::string, std::vector<std::byte>> files)
     if (!all_scanned) previous_last = -1;
     auto r = co_await log.Read(at, ReadOptions{.bytes_max = 4096, .verify = true});
     if (!r.ok()) {
-      Check(r.status().Is(ErrorKind::kCorruption) && !all_scanned, "read",
-            r.status().ToString());
+      Check(r.status().Is(ErrorKind::kCorruption) && !all_scanned, "read", r.status().ToString());
       break;
     }
     if (r->batches.empty()) break;
@@ -173,8 +174,7 @@ Task<void> Exercise(Io& io, std::map<std::string, std::vector<std::byte>> files)
         appended.ok() ? appended->message : appended.status().ToString());
   Check(appended->base_offset == end, "appended at the log end");
   auto back = co_await log.Read(end, ReadOptions{.verify = true});
-  Check(back.ok() && back->batches.size() == 1 && back->batches[0].base_offset == end,
-        "read back");
+  Check(back.ok() && back->batches.size() == 1 && back->batches[0].base_offset == end, "read back");
   const Offset start = log.log_start_offset();
   Check((co_await log.Close()).ok(), "close");
   auto again = co_await Log::Open(io, kDir, config);

@@ -29,10 +29,10 @@ struct Scenario {
   int batches;
   bool idempotent;
   Codec codec;
-  bool close;       // clean shutdown
-  bool compact;     // run a cleaner pass first
-  int tear_bytes;   // cut this many bytes off the last segment
-  bool fix;         // mark files for checksum fix-ups
+  bool close;      // clean shutdown
+  bool compact;    // run a cleaner pass first
+  int tear_bytes;  // cut this many bytes off the last segment
+  bool fix;        // mark files for checksum fix-ups
 };
 
 std::vector<std::byte> Batch(int i, bool idempotent, Codec codec) {
@@ -108,25 +108,26 @@ int main(int argc, char** argv) {
     const sim::NodeId node = world.AddNode();
     RUNNEL_ASSERT(world.disk(node).MakeDirsNow("/corpus").ok(), "mkdir");
     std::vector<DirEntry> entries;
-    world.RunTask(node, 0, [](Io& io, const Scenario& s, std::vector<DirEntry>& entries) -> Task<void> {
-      LogConfig c;
-      c.segment_bytes = Batch(0, s.idempotent, s.codec).size() * 11 / 2;
-      c.index_interval_bytes = 64;
-      if (s.compact) c.cleanup_policy = CleanupPolicy::kCompact;
-      auto log = co_await Log::Open(io, kDir, c);
-      RUNNEL_ASSERT(log.ok(), "{}", log.status().ToString());
-      for (int i = 0; i < s.batches; ++i) {
-        std::vector<std::byte> b = Batch(i, s.idempotent, s.codec);
-        auto r = co_await (*log)->Append(b, AppendOptions{.leader_epoch = LeaderEpoch(1)});
-        RUNNEL_ASSERT(r.ok() && r->appended(), "append");
-      }
-      (*log)->SetHighWatermark((*log)->log_end_offset());
-      RUNNEL_ASSERT((co_await (*log)->Flush()).ok(), "flush");
-      if (s.compact) RUNNEL_ASSERT((co_await (*log)->Compact()).ok(), "compact");
-      if (s.close) RUNNEL_ASSERT((co_await (*log)->Close()).ok(), "close");
-      auto listed = co_await io.fs().List(kDir);
-      if (listed.ok()) entries = *listed;
-    }(world.node(node).io(0), s, entries));
+    world.RunTask(
+        node, 0, [](Io& io, const Scenario& s, std::vector<DirEntry>& entries) -> Task<void> {
+          LogConfig c;
+          c.segment_bytes = Batch(0, s.idempotent, s.codec).size() * 11 / 2;
+          c.index_interval_bytes = 64;
+          if (s.compact) c.cleanup_policy = CleanupPolicy::kCompact;
+          auto log = co_await Log::Open(io, kDir, c);
+          RUNNEL_ASSERT(log.ok(), "{}", log.status().ToString());
+          for (int i = 0; i < s.batches; ++i) {
+            std::vector<std::byte> b = Batch(i, s.idempotent, s.codec);
+            auto r = co_await (*log)->Append(b, AppendOptions{.leader_epoch = LeaderEpoch(1)});
+            RUNNEL_ASSERT(r.ok() && r->appended(), "append");
+          }
+          (*log)->SetHighWatermark((*log)->log_end_offset());
+          RUNNEL_ASSERT((co_await (*log)->Flush()).ok(), "flush");
+          if (s.compact) RUNNEL_ASSERT((co_await (*log)->Compact()).ok(), "compact");
+          if (s.close) RUNNEL_ASSERT((co_await (*log)->Close()).ok(), "close");
+          auto listed = co_await io.fs().List(kDir);
+          if (listed.ok()) entries = *listed;
+        }(world.node(node).io(0), s, entries));
     std::vector<uint8_t> input;
     std::string last_log;
     for (const DirEntry& e : entries) {
@@ -137,13 +138,15 @@ int main(int argc, char** argv) {
       if (!selector.has_value()) continue;
       auto bytes = world.disk(node).ReadNow(std::string(kDir) + "/" + e.name);
       RUNNEL_ASSERT(bytes.ok(), "{}", e.name);
-      if (e.name == last_log && s.tear_bytes > 0 && bytes->size() > static_cast<size_t>(s.tear_bytes)) {
+      if (e.name == last_log && s.tear_bytes > 0 &&
+          bytes->size() > static_cast<size_t>(s.tear_bytes)) {
         bytes->resize(bytes->size() - s.tear_bytes);
       }
       fuzz::AppendFile(input, *selector, *bytes);
     }
     std::ofstream out(std::filesystem::path(argv[1]) / s.name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(input.data()), static_cast<std::streamsize>(input.size()));
+    out.write(reinterpret_cast<const char*>(input.data()),
+              static_cast<std::streamsize>(input.size()));
     std::printf("%s: %zu bytes\n", s.name, input.size());
   }
   return 0;

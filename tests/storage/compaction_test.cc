@@ -219,11 +219,10 @@ TEST(CompactionTest, ACrashAnywhereInThePassLeavesAValidLog) {
     auto log = env.Open(kDir, Compacted());
     auto all = Fill(env, *log, 30);
     auto done = std::make_shared<bool>(false);
-    env.world().Spawn(env.node(), 0,
-                      [](Log& log, std::shared_ptr<bool> done) -> Task<void> {
-                        (void)co_await log.Compact();
-                        *done = true;
-                      }(*log, done));
+    env.world().Spawn(env.node(), 0, [](Log& log, std::shared_ptr<bool> done) -> Task<void> {
+      (void)co_await log.Compact();
+      *done = true;
+    }(*log, done));
     for (uint32_t i = 0; i < steps && !*done; ++i) env.world().Step();
     env.Crash(log);
     log = env.Open(kDir, Compacted());

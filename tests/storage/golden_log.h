@@ -66,8 +66,8 @@ inline Task<Status> Build(Io& io, std::string dir) {
   RUNNEL_CO_ASSIGN_OR_RETURN(std::unique_ptr<Log> log, co_await Log::Open(io, dir, Config()));
   std::vector<std::vector<std::byte>> batches = Batches();
   for (std::vector<std::byte>& b : batches) {
-    RUNNEL_CO_ASSIGN_OR_RETURN(AppendResult r,
-                               co_await log->Append(b, AppendOptions{.leader_epoch = LeaderEpoch(5)}));
+    RUNNEL_CO_ASSIGN_OR_RETURN(
+        AppendResult r, co_await log->Append(b, AppendOptions{.leader_epoch = LeaderEpoch(5)}));
     if (!r.appended()) co_return Status::Corruption(r.message);
   }
   log->SetHighWatermark(log->log_end_offset());

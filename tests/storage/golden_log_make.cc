@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     auto bytes = world.disk(node).ReadNow(std::string(engine::golden::kSimDir) + "/" + e.name);
     RUNNEL_ASSERT(bytes.ok(), "{}", e.name);
     std::ofstream out(std::filesystem::path(argv[1]) / e.name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+    out.write(reinterpret_cast<const char*>(bytes->data()),
+              static_cast<std::streamsize>(bytes->size()));
     std::printf("%s %zu bytes\n", e.name.c_str(), bytes->size());
   }
   return 0;

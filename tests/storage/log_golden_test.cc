@@ -47,7 +47,8 @@ std::string Name(int64_t base, const char* suffix) {
 TEST(LogGoldenTest, TheDirectoryHoldsWhatTheFormatSays) {
   const auto files = LoadGolden();
   const std::vector<int64_t> bases{0, 18, 34};
-  std::vector<std::string> want_names{"partition.meta", Name(34, ".snapshot"), Name(40, ".snapshot")};
+  std::vector<std::string> want_names{"partition.meta", Name(34, ".snapshot"),
+                                      Name(40, ".snapshot")};
   for (int64_t base : bases) {
     for (const char* s : {".log", ".index", ".timeindex"}) want_names.push_back(Name(base, s));
   }
@@ -63,10 +64,10 @@ TEST(LogGoldenTest, TheDirectoryHoldsWhatTheFormatSays) {
   std::vector<std::byte> covered(meta.begin(), meta.begin() + 8);
   covered.insert(covered.end(), meta.begin() + 12, meta.end());
   EXPECT_EQ(Be(meta, 8, 4), ReferenceCrc32c(covered));
-  EXPECT_EQ(Be(meta, 12, 8), 0u);   // log start
-  EXPECT_EQ(Be(meta, 20, 8), 34u);  // recovery point: the active segment
-  EXPECT_EQ(Be(meta, 28, 8), 40u);  // high watermark
-  EXPECT_EQ(Be(meta, 36, 8), 0u);   // compacted end
+  EXPECT_EQ(Be(meta, 12, 8), 0u);          // log start
+  EXPECT_EQ(Be(meta, 20, 8), 34u);         // recovery point: the active segment
+  EXPECT_EQ(Be(meta, 28, 8), 40u);         // high watermark
+  EXPECT_EQ(Be(meta, 36, 8), 0u);          // compacted end
   EXPECT_EQ(Be(meta, 44, 8), UINT64_MAX);  // no truncation in progress (-1)
 
   // Segments: batches back to back, dense offsets from the base, each CRC-valid.

@@ -52,7 +52,8 @@ void ExpectRecords(const std::vector<StoredRecord>& records, int64_t n) {
   }
 }
 
-Task<Result<std::unique_ptr<Log>>> Open(Io& io, const std::string& dir, LogConfig config = Small()) {
+Task<Result<std::unique_ptr<Log>>> Open(Io& io, const std::string& dir,
+                                        LogConfig config = Small()) {
   co_return co_await Log::Open(io, dir, config);
 }
 

@@ -73,22 +73,37 @@ enum class OpKind : uint8_t {
 };
 
 const char* OpName(OpKind k) {
-  static const char* const kNames[] = {
-      "Append",         "AppendDurable", "AppendConcurrent", "AppendIdempotent",
-      "RetryIdempotent", "Read",         "OffsetForTimestamp", "Flush",
-      "Checkpoint",     "AdvanceTime",   "AdvanceHighWatermark", "Retention",
-      "DeleteRecords",  "Compact",       "Truncate",         "Reopen",
-      "ReopenClean",    "Crash",         "CrashDuring",      "CrashDuringOpen",
-      "BitRot",         "IoErrors",      "NoSpace"};
+  static const char* const kNames[] = {"Append",
+                                       "AppendDurable",
+                                       "AppendConcurrent",
+                                       "AppendIdempotent",
+                                       "RetryIdempotent",
+                                       "Read",
+                                       "OffsetForTimestamp",
+                                       "Flush",
+                                       "Checkpoint",
+                                       "AdvanceTime",
+                                       "AdvanceHighWatermark",
+                                       "Retention",
+                                       "DeleteRecords",
+                                       "Compact",
+                                       "Truncate",
+                                       "Reopen",
+                                       "ReopenClean",
+                                       "Crash",
+                                       "CrashDuring",
+                                       "CrashDuringOpen",
+                                       "BitRot",
+                                       "IoErrors",
+                                       "NoSpace"};
   return kNames[static_cast<int>(k)];
 }
 
 // The operations a crash may interrupt, or faults may hit.
 constexpr OpKind kInnerOps[] = {
-    OpKind::kAppend,    OpKind::kAppendDurable, OpKind::kAppendConcurrent,
-    OpKind::kAppendIdempotent, OpKind::kFlush, OpKind::kCheckpoint,
-    OpKind::kRetention, OpKind::kDeleteRecords, OpKind::kCompact,
-    OpKind::kTruncate,  OpKind::kReopenClean};
+    OpKind::kAppend,  OpKind::kAppendDurable, OpKind::kAppendConcurrent, OpKind::kAppendIdempotent,
+    OpKind::kFlush,   OpKind::kCheckpoint,    OpKind::kRetention,        OpKind::kDeleteRecords,
+    OpKind::kCompact, OpKind::kTruncate,      OpKind::kReopenClean};
 
 struct Op {
   OpKind kind = OpKind::kAppend;
@@ -118,35 +133,34 @@ std::ostream& operator<<(std::ostream& os, const Params& p) {
 }
 
 rc::Gen<Op> GenOp() {
-  return rc::gen::build<Op>(
-      rc::gen::set(&Op::kind, rc::gen::weightedElement<OpKind>({
-                                  {14, OpKind::kAppend},
-                                  {5, OpKind::kAppendDurable},
-                                  {3, OpKind::kAppendConcurrent},
-                                  {3, OpKind::kAppendIdempotent},
-                                  {1, OpKind::kRetryIdempotent},
-                                  {2, OpKind::kRead},
-                                  {1, OpKind::kOffsetForTimestamp},
-                                  {2, OpKind::kFlush},
-                                  {1, OpKind::kCheckpoint},
-                                  {2, OpKind::kAdvanceTime},
-                                  {3, OpKind::kAdvanceHighWatermark},
-                                  {2, OpKind::kRetention},
-                                  {1, OpKind::kDeleteRecords},
-                                  {3, OpKind::kCompact},
-                                  {2, OpKind::kTruncate},
-                                  {1, OpKind::kReopen},
-                                  {1, OpKind::kReopenClean},
-                                  {2, OpKind::kCrash},
-                                  {3, OpKind::kCrashDuring},
-                                  {1, OpKind::kCrashDuringOpen},
-                                  {1, OpKind::kBitRot},
-                                  {2, OpKind::kIoErrors},
-                                  {1, OpKind::kNoSpace},
-                              })),
-      rc::gen::set(&Op::a, rc::gen::inRange<uint32_t>(0, 1u << 20)),
-      rc::gen::set(&Op::b, rc::gen::inRange<uint32_t>(0, 1u << 20)),
-      rc::gen::set(&Op::c, rc::gen::inRange<uint32_t>(0, 1u << 20)));
+  return rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::weightedElement<OpKind>({
+                                                        {14, OpKind::kAppend},
+                                                        {5, OpKind::kAppendDurable},
+                                                        {3, OpKind::kAppendConcurrent},
+                                                        {3, OpKind::kAppendIdempotent},
+                                                        {1, OpKind::kRetryIdempotent},
+                                                        {2, OpKind::kRead},
+                                                        {1, OpKind::kOffsetForTimestamp},
+                                                        {2, OpKind::kFlush},
+                                                        {1, OpKind::kCheckpoint},
+                                                        {2, OpKind::kAdvanceTime},
+                                                        {3, OpKind::kAdvanceHighWatermark},
+                                                        {2, OpKind::kRetention},
+                                                        {1, OpKind::kDeleteRecords},
+                                                        {3, OpKind::kCompact},
+                                                        {2, OpKind::kTruncate},
+                                                        {1, OpKind::kReopen},
+                                                        {1, OpKind::kReopenClean},
+                                                        {2, OpKind::kCrash},
+                                                        {3, OpKind::kCrashDuring},
+                                                        {1, OpKind::kCrashDuringOpen},
+                                                        {1, OpKind::kBitRot},
+                                                        {2, OpKind::kIoErrors},
+                                                        {1, OpKind::kNoSpace},
+                                                    })),
+                            rc::gen::set(&Op::a, rc::gen::inRange<uint32_t>(0, 1u << 20)),
+                            rc::gen::set(&Op::b, rc::gen::inRange<uint32_t>(0, 1u << 20)),
+                            rc::gen::set(&Op::c, rc::gen::inRange<uint32_t>(0, 1u << 20)));
 }
 
 rc::Gen<Params> GenParams() {
@@ -321,7 +335,8 @@ class LogModel {
       MRecord r;
       r.key = "k" + std::to_string((shape >> 5) % 7 + static_cast<uint32_t>(i) * 3 % 11);
       if (!(compacted && (shape >> 9) % 8 == 0 && i == 0)) {
-        r.value = "a" + std::to_string(id) + "-" + std::to_string(i) + std::string((shape >> 12) % 40, 'x');
+        r.value = "a" + std::to_string(id) + "-" + std::to_string(i) +
+                  std::string((shape >> 12) % 40, 'x');
       }
       r.timestamp_ms = now + i;
       r.appended_ms = now;
@@ -387,23 +402,27 @@ class LogModel {
         Prepared p = Prepare(op.a, durable, idempotent);
         if (idempotent) next_seq_ += static_cast<int32_t>(p.records.size());
         auto r = env_.Run(log_->Append(p.bytes, AppendOptions{.durable = durable}));
-        if (idempotent && !(r.ok() && r->appended())) next_seq_ -= static_cast<int32_t>(p.records.size());
+        if (idempotent && !(r.ok() && r->appended()))
+          next_seq_ -= static_cast<int32_t>(p.records.size());
         Resolve(p, r);
         if (!faults_ && !(r.ok() && r->appended())) {
-          RC_FAIL("append failed without a fault: " + (r.ok() ? r->message : r.status().ToString()));
+          RC_FAIL("append failed without a fault: " +
+                  (r.ok() ? r->message : r.status().ToString()));
         }
         break;
       }
       case OpKind::kAppendConcurrent: {
         const int n = 2 + static_cast<int>(op.a % 6);
         std::vector<Prepared> ps;
-        for (int i = 0; i < n; ++i) ps.push_back(Prepare(op.b + static_cast<uint32_t>(i) * 977, (op.c >> i) & 1, false));
-        std::vector<Result<AppendResult>> rs = env_.Run([](Log& log, std::vector<Prepared>& ps)
-                                                            -> Task<std::vector<Result<AppendResult>>> {
-          std::vector<Task<Result<AppendResult>>> tasks;
-          for (Prepared& p : ps) tasks.push_back(log.Append(p.bytes, AppendOptions{.durable = p.durable}));
-          co_return co_await WhenAll(std::move(tasks));
-        }(*log_, ps));
+        for (int i = 0; i < n; ++i)
+          ps.push_back(Prepare(op.b + static_cast<uint32_t>(i) * 977, (op.c >> i) & 1, false));
+        std::vector<Result<AppendResult>> rs = env_.Run(
+            [](Log& log, std::vector<Prepared>& ps) -> Task<std::vector<Result<AppendResult>>> {
+              std::vector<Task<Result<AppendResult>>> tasks;
+              for (Prepared& p : ps)
+                tasks.push_back(log.Append(p.bytes, AppendOptions{.durable = p.durable}));
+              co_return co_await WhenAll(std::move(tasks));
+            }(*log_, ps));
         for (int i = 0; i < n; ++i) {
           if (!faults_) RC_ASSERT((rs[i].ok() && rs[i]->appended()));
           Resolve(ps[i], std::optional<Result<AppendResult>>(std::move(rs[i])));
@@ -417,7 +436,8 @@ class LogModel {
         if (batches_.count(last.base) == 0) break;
         {
           // Still in the log (compaction keeps it, perhaps emptied)? Rot may hide it.
-          auto r = env_.Run(log_->Read(Offset(std::max(last.base, start_)), ReadOptions{.bytes_max = 1}));
+          auto r = env_.Run(
+              log_->Read(Offset(std::max(last.base, start_)), ReadOptions{.bytes_max = 1}));
           RC_ASSERT(r.ok());
           if (r->batches.empty() || r->batches.front().base_offset.value() != last.base) {
             RC_ASSERT(last.base < start_);
@@ -614,9 +634,9 @@ class LogModel {
         break;
       case OpKind::kRetention:
         deleting = true;
-        Spawn([](Log& log) -> Task<Status> {
-          co_return (co_await log.ApplyRetention()).status();
-        }(*log_), status_slot);
+        Spawn([](Log& log) -> Task<Status> { co_return (co_await log.ApplyRetention()).status(); }(
+                               *log_),
+              status_slot);
         break;
       case OpKind::kDeleteRecords: {
         deleting = true;
@@ -688,10 +708,9 @@ class LogModel {
 
   template <typename T>
   void Spawn(Task<T> task, std::shared_ptr<Slot<T>> slot) {
-    env_.world().Spawn(env_.node(), 0,
-                       [](Task<T> t, std::shared_ptr<Slot<T>> s) -> Task<void> {
-                         s->value.emplace(co_await std::move(t));
-                       }(std::move(task), std::move(slot)));
+    env_.world().Spawn(env_.node(), 0, [](Task<T> t, std::shared_ptr<Slot<T>> s) -> Task<void> {
+      s->value.emplace(co_await std::move(t));
+    }(std::move(task), std::move(slot)));
   }
 
   void BitRot(const Op& op) {
@@ -701,8 +720,8 @@ class LogModel {
     }
     if (live.empty()) return;
     MBatch& victim = *live[op.a % live.size()];
-    auto r = env_.Run(log_->Read(Offset(std::max(victim.base, start_)),
-                                 ReadOptions{.bytes_max = 1}));
+    auto r =
+        env_.Run(log_->Read(Offset(std::max(victim.base, start_)), ReadOptions{.bytes_max = 1}));
     if (!r.ok() || r->batches.empty()) return;  // behind earlier rot
     const BatchInfo& info = r->batches.front();
     if (info.base_offset.value() != victim.base) return;  // compacted away
@@ -742,7 +761,8 @@ class LogModel {
       if (b.durable || expect_all) durable_end = std::max(durable_end, b.last() + 1);
     }
     if (end < durable_end) {
-      bool explained = truncate_pending_.has_value() && end >= std::min(*truncate_pending_, durable_end);
+      bool explained =
+          truncate_pending_.has_value() && end >= std::min(*truncate_pending_, durable_end);
       // Recovery cut the log at a rotten batch (and, below the start, restarted it there). In a
       // compacted log the cut is where the last batch before it ended, maybe before gaps.
       if (rot_bases_.count(end) > 0) explained = true;
@@ -895,7 +915,8 @@ class LogModel {
         for (size_t skipped = next; skipped < index; ++skipped) {
           const int64_t offset = m.base + static_cast<int64_t>(skipped);
           if (offset >= start_ && !droppable(m.records[skipped], offset)) {
-            RC_FAIL("record " + std::to_string(offset) + " dropped though it is the latest of its key");
+            RC_FAIL("record " + std::to_string(offset) +
+                    " dropped though it is the latest of its key");
           }
         }
         next = index + 1;
@@ -907,7 +928,8 @@ class LogModel {
       for (size_t skipped = next; skipped < m.records.size(); ++skipped) {
         const int64_t offset = m.base + static_cast<int64_t>(skipped);
         if (offset >= start_ && !droppable(m.records[skipped], offset)) {
-          RC_FAIL("record " + std::to_string(offset) + " dropped though it is the latest of its key");
+          RC_FAIL("record " + std::to_string(offset) +
+                  " dropped though it is the latest of its key");
         }
       }
       // Compaction never touches the active segment (unless a cut made a compacted segment the
@@ -925,8 +947,7 @@ class LogModel {
         expected_next = b.last() + 1;
       }
       if (seen.count(base) > 0 || b.last() < start_) continue;
-      const bool rot_before =
-          !rot_bases_.empty() && *rot_bases_.begin() <= base;
+      const bool rot_before = !rot_bases_.empty() && *rot_bases_.begin() <= base;
       if (rot_before) continue;
       RC_ASSERT((base < active_base || rot_cut_));
       for (size_t i = 0; i < b.records.size(); ++i) {
@@ -944,7 +965,8 @@ class LogModel {
     if (end_ == start_) return;
     const int64_t at = start_ + static_cast<int64_t>(op.a % (end_ - start_));
     const uint64_t bytes_max = 1 + op.b % 10000;
-    auto plain = env_.Run(log_->Read(Offset(at), ReadOptions{.bytes_max = bytes_max, .load_bytes = true}));
+    auto plain =
+        env_.Run(log_->Read(Offset(at), ReadOptions{.bytes_max = bytes_max, .load_bytes = true}));
     RC_ASSERT((plain.ok() || AnyRotten()));
     if (!plain.ok()) return;
     uint64_t total = 0;
@@ -958,8 +980,8 @@ class LogModel {
     RC_ASSERT(total == plain->bytes);
     RC_ASSERT(via_regions == plain->data);
     if (!plain->batches.empty()) {
-      RC_ASSERT((plain->batches.front().base_offset.value() <= at ||
-                Compacts(config_.cleanup_policy)));
+      RC_ASSERT(
+          (plain->batches.front().base_offset.value() <= at || Compacts(config_.cleanup_policy)));
       RC_ASSERT(plain->batches.front().last_offset.value() >= at);
       RC_ASSERT((plain->bytes <= bytes_max || plain->batches.size() == 1));
     }

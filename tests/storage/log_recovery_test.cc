@@ -117,23 +117,24 @@ TEST(LogRecoveryTest, LeftoversAreRemoved) {
   ASSERT_TRUE(env.Run(log->Close()).ok());
   log.reset();
   auto& disk = env.disk();
-  for (const char* name : {"/partition.meta.tmp", "/00000000000000000003.snapshot.tmp",
-                           "/00000000000000000004.log.cleaned",
-                           "/00000000000000000004.index.cleaned",
-                           "/00000000000000000999.index", "/00000000000000000999.timeindex",
-                           "/00000000000000000999.snapshot", "/00000000000000000004.index.swap"}) {
+  for (const char* name :
+       {"/partition.meta.tmp", "/00000000000000000003.snapshot.tmp",
+        "/00000000000000000004.log.cleaned", "/00000000000000000004.index.cleaned",
+        "/00000000000000000999.index", "/00000000000000000999.timeindex",
+        "/00000000000000000999.snapshot", "/00000000000000000004.index.swap"}) {
     ASSERT_TRUE(env.Run([](Io& io, std::string path) -> Task<Status> {
-                   RUNNEL_CO_ASSIGN_OR_RETURN(auto f, co_await io.fs().Open(path, {.create = true}));
-                   co_return co_await f->WriteAt(0, std::vector<std::byte>(10));
-                 }(env.io(), std::string(kDir) + name))
+                     RUNNEL_CO_ASSIGN_OR_RETURN(auto f,
+                                                co_await io.fs().Open(path, {.create = true}));
+                     co_return co_await f->WriteAt(0, std::vector<std::byte>(10));
+                   }(env.io(), std::string(kDir) + name))
                     .ok());
   }
   ASSERT_TRUE(disk.ExistsNow(std::string(kDir) + "/00000000000000000999.index"));
   log = env.Open(kDir, Small());
   EXPECT_EQ(log->recovery_report().leftovers_removed, 8u);
-  for (const char* name : {"/partition.meta.tmp", "/00000000000000000004.log.cleaned",
-                           "/00000000000000000999.index", "/00000000000000000999.snapshot",
-                           "/00000000000000000004.index.swap"}) {
+  for (const char* name :
+       {"/partition.meta.tmp", "/00000000000000000004.log.cleaned", "/00000000000000000999.index",
+        "/00000000000000000999.snapshot", "/00000000000000000004.index.swap"}) {
     EXPECT_FALSE(disk.ExistsNow(std::string(kDir) + name)) << name;
   }
   EXPECT_EQ(log->log_end_offset(), Offset(20));
@@ -246,10 +247,11 @@ TEST(LogRecoveryTest, ReadErrorsFailTheOpenWithoutCutting) {
   auto bytes = env.disk().ReadNow(LogPath(bases.back()));
   ASSERT_TRUE(bytes.ok());
   ASSERT_TRUE(env.Run([](Io& io, std::string path, std::vector<std::byte> b) -> Task<Status> {
-                 RUNNEL_CO_ASSIGN_OR_RETURN(auto f, co_await io.fs().Open(path, {}));
-                 RUNNEL_CO_TRY(co_await f->WriteAt(0, std::span(b).first(std::min<size_t>(512, b.size()))));
-                 co_return co_await f->Sync();
-               }(env.io(), LogPath(bases.back()), *bytes))
+                   RUNNEL_CO_ASSIGN_OR_RETURN(auto f, co_await io.fs().Open(path, {}));
+                   RUNNEL_CO_TRY(
+                       co_await f->WriteAt(0, std::span(b).first(std::min<size_t>(512, b.size()))));
+                   co_return co_await f->Sync();
+                 }(env.io(), LogPath(bases.back()), *bytes))
                   .ok());
   log = env.Open(kDir, Small());
   EXPECT_EQ(log->log_end_offset(), Offset(40));
@@ -263,10 +265,11 @@ TEST(LogRecoveryTest, RecoveryThatCrashesIsRecoveredAgain) {
     for (int i = 0; i < 20; ++i) env.Append(*log, MakeSimpleBatch(i * 2, 2), {.durable = i < 12});
     env.Crash(log);
     auto slot = std::make_shared<std::optional<Result<std::unique_ptr<Log>>>>();
-    env.world().Spawn(env.node(), 0,
-                      [](Io& io, std::shared_ptr<std::optional<Result<std::unique_ptr<Log>>>> s)
-                          -> Task<void> { s->emplace(co_await Log::Open(io, kDir, Small())); }(
-                          env.io(), slot));
+    env.world().Spawn(
+        env.node(), 0,
+        [](Io& io, std::shared_ptr<std::optional<Result<std::unique_ptr<Log>>>> s) -> Task<void> {
+          s->emplace(co_await Log::Open(io, kDir, Small()));
+        }(env.io(), slot));
     for (uint32_t i = 0; i < steps && !slot->has_value(); ++i) env.world().Step();
     env.world().CrashNode(env.node());
     slot.reset();

@@ -259,7 +259,8 @@ TEST(LogTest, ReadReturnsRegionsThatHoldTheBatches) {
   }
   EXPECT_EQ(total, r->bytes);
   EXPECT_EQ(via_regions, r->data);
-  EXPECT_EQ(testing::DecodeRecords(via_regions).front().offset, r->batches.front().base_offset.value());
+  EXPECT_EQ(testing::DecodeRecords(via_regions).front().offset,
+            r->batches.front().base_offset.value());
 }
 
 TEST(LogTest, ReadBoundsAndLimits) {
@@ -387,8 +388,8 @@ TEST(LogTest, TruncateRemovesBatchesAndIsDurable) {
   const auto records = env.ReadAll(*log);
   const RecoveryReport& report = log->recovery_report();
   ASSERT_GE(records.size(), 30u) << log->log_start_offset().value() << " "
-                                 << log->log_end_offset().value() << " "
-                                 << report.truncation_reason << " " << report.meta_problem;
+                                 << log->log_end_offset().value() << " " << report.truncation_reason
+                                 << " " << report.meta_problem;
   for (size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(records[i].offset, static_cast<int64_t>(i));
     if (i >= 30) {

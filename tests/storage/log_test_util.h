@@ -99,7 +99,7 @@ class SimLogEnv {
     const sim::RunStop stop = world_.RunTask(
         node_, 0,
         [](Task<T> t, std::optional<T>* out) -> Task<void> { out->emplace(co_await std::move(t)); }(
-            std::move(task), &out),
+                                                 std::move(task), &out),
         sim::RunLimits{.steps_max = 50'000'000});
     RUNNEL_ASSERT(out.has_value(), "task did not finish: {}", sim::RunStopName(stop));
     return std::move(*out);
@@ -126,7 +126,8 @@ class SimLogEnv {
   }
 
   // Appends, whatever the outcome.
-  Result<AppendResult> TryAppend(Log& log, std::vector<std::byte> batch, AppendOptions options = {}) {
+  Result<AppendResult> TryAppend(Log& log, std::vector<std::byte> batch,
+                                 AppendOptions options = {}) {
     return Run(log.Append(batch, options));
   }
 
@@ -144,8 +145,7 @@ class SimLogEnv {
     std::vector<StoredRecord> out;
     Offset at = from.has_value() ? Offset(*from) : log.log_start_offset();
     while (at < log.log_end_offset()) {
-      Result<ReadResult> r =
-          Run(log.Read(at, ReadOptions{.bytes_max = 64 * 1024, .verify = true}));
+      Result<ReadResult> r = Run(log.Read(at, ReadOptions{.bytes_max = 64 * 1024, .verify = true}));
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       if (!r.ok() || r->batches.empty()) break;
       for (StoredRecord& rec : DecodeRecords(r->data)) {

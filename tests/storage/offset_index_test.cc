@@ -53,7 +53,8 @@ TEST(OffsetIndexTest, DecodeRejectsWhatCannotBeTrusted) {
     PutBe(out, pos, 4);
   };
   std::vector<std::byte> partial(12);
-  EXPECT_TRUE(OffsetIndex::Decode(Offset(0), partial, 1000, 10).status().Is(ErrorKind::kCorruption));
+  EXPECT_TRUE(
+      OffsetIndex::Decode(Offset(0), partial, 1000, 10).status().Is(ErrorKind::kCorruption));
   std::vector<std::byte> past_end;
   entry(past_end, 1, 5000);
   EXPECT_FALSE(OffsetIndex::Decode(Offset(0), past_end, 1000, 10).ok());
