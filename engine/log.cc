@@ -51,6 +51,7 @@ Log::Log(Io& io, std::string dir, LogConfig config, LogLimits limits, RecordRead
       reader_(reader != nullptr ? *reader : *own_reader_),
       producers_(limits.producers),
       lock_(io.executor(), 1),
+      committed_(io.executor(), io.clock()),
       sync_done_(io.executor(), io.clock()) {}
 
 // Nothing asynchronous here: when the simulator crashes a node, the Log may be destroyed after
@@ -90,6 +91,9 @@ void Log::Fence(const Status& cause) {
   if (!fenced_.ok()) return;
   fenced_ = Status::Io(
       fmt::format("log {} is fenced after {}; reopen it to recover", dir_, cause.ToString()));
+  // Whoever waits for a commit or a sync round must learn it now.
+  committed_.NotifyAll();
+  sync_done_.NotifyAll();
 }
 
 Status Log::SetConfig(const LogConfig& config) {
@@ -185,10 +189,30 @@ Task<Result<AppendResult>> Log::Append(std::span<std::byte> records, AppendOptio
   }
 
   RUNNEL_CO_TRY(co_await Lock(/*append=*/true));
-  Status s = co_await AppendLocked(batches, records, options, result);
+  uint64_t seq = 0;
+  Status s = co_await AppendLocked(batches, records, options, result, seq);
   Unlock();
   if (!s.ok()) co_return s;
-  if (result.appended() && options.durable) {
+  if (seq == 0) co_return result;
+  // The write runs outside the lock: the next appends reserve and write meanwhile.
+  PendingWrite* w = FindPending(seq);
+  std::shared_ptr<Segment> segment = w->segment;
+  Status written = co_await segment->log().WriteAt(w->position, records);
+  w = FindPending(seq);
+  RUNNEL_ASSERT(w != nullptr, "pending write {} vanished", seq);
+  if (!written.ok()) {
+    w->state = PendingWrite::State::kFailed;
+    w->status = written;
+    committed_.NotifyAll();
+    co_return co_await WriteFailed(seq, written.WithContext(fmt::format("append to {}", dir_)));
+  }
+  w->state = PendingWrite::State::kWritten;
+  CommitWritten();
+  while (committed_seq_ < seq) {
+    RUNNEL_CO_TRY(Usable());
+    co_await committed_.Wait();
+  }
+  if (options.durable) {
     RUNNEL_CO_TRY(co_await WaitFlushed(Offset(result.last_offset.value() + 1)));
   }
   co_return result;
@@ -196,17 +220,22 @@ Task<Result<AppendResult>> Log::Append(std::span<std::byte> records, AppendOptio
 
 Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
                                std::span<std::byte> records, const AppendOptions& options,
-                               AppendResult& result) {
-  // Offsets: assigned from the log end, or the leader's (followers), which must not go back.
-  Offset first = log_end_;
-  Offset last = log_end_;
+                               AppendResult& result, uint64_t& seq) {
+  if (pending_.size() >= limits_.appends_waiting_max) {
+    co_return Status::Limit(fmt::format("log {}: appends_waiting_max {} writes are pending", dir_,
+                                        limits_.appends_waiting_max));
+  }
+  // Offsets: assigned from the log end (past the pending writes), or the leader's (followers),
+  // which must not go back.
+  Offset first = NextOffset();
+  Offset last = first;
   if (options.assign_offsets) {
     int64_t count = 0;
     for (const MutableRecordBatchView& b : batches) count += int64_t{b.last_offset_delta()} + 1;
     last = Offset(first.value() + count - 1);
   } else {
     first = batches.front().base_offset();
-    Offset previous_next = log_end_;
+    Offset previous_next = NextOffset();
     for (const MutableRecordBatchView& b : batches) {
       if (b.last_offset() < b.base_offset() || b.last_offset().value() >= kOffsetMax) {
         result.outcome = AppendOutcome::kInvalidRecord;
@@ -223,7 +252,7 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
       previous_next = b.next_offset();
     }
     last = batches.back().last_offset();
-    if (first > log_end_ && first > compacted_end_) {
+    if (first > NextOffset() && first > compacted_end_) {
       // A follower of a compacted leader: the gap must not look like a torn log to recovery.
       compacted_end_ = first;
       RUNNEL_CO_TRY(co_await WriteMeta(false));
@@ -231,7 +260,9 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
   }
 
   // Roll before the producer state changes: the roll snapshots the state at the new base.
-  if (MustRoll(*active(), records.size(), first, last)) RUNNEL_CO_TRY(co_await Roll(first));
+  if (MustRoll(*active(), NextPosition(), records.size(), first, last)) {
+    RUNNEL_CO_TRY(co_await Roll(first));
+  }
 
   struct Undo {
     ProducerId id;
@@ -296,24 +327,23 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
     next = b.next_offset();
   }
 
-  std::shared_ptr<Segment> segment = active();
-  const uint64_t position = segment->size_bytes();
-  Status written = co_await segment->log().WriteAt(position, records);
-  if (!written.ok()) {
-    rollback();
-    // Nothing, or part of the bytes, may have reached the file: cut it back so the next append
-    // lands where this one should have. The log stays usable (ENOSPC passes when retention
-    // frees space).
-    Status cut = co_await segment->log().Truncate(position);
-    if (!cut.ok()) Fence(cut.WithContext("cutting back a failed append"));
-    co_return written.WithContext(fmt::format("append to {}", dir_));
-  }
-  uint64_t at = position;
+  // Reserve: the write itself happens outside the lock (Append).
+  PendingWrite& w = pending_.emplace_back();
+  w.seq = next_write_seq_++;
+  w.segment = active();
+  w.position =
+      pending_.size() == 1 ? w.segment->size_bytes() : pending_[pending_.size() - 2].end_position;
+  w.end_position = w.position + records.size();
+  uint64_t at = w.position;
+  w.batches.reserve(batches.size());
   for (const MutableRecordBatchView& b : batches) {
-    segment->Track(BatchInfo::From(b, at), config_.index_interval_bytes);
+    w.batches.push_back(BatchInfo::From(b, at));
     at += b.size_bytes();
   }
-  log_end_ = next;
+  w.next = next;
+  for (Undo& u : undo) w.undo.emplace_back(u.id, std::move(u.before));
+  w.producers_next = producers_next;
+  seq = w.seq;
   result.base_offset = batches.front().base_offset();
   result.last_offset = batches.back().last_offset();
   result.batch_count = batches.size();
@@ -323,17 +353,85 @@ Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,
   co_return Status::Ok();
 }
 
-bool Log::MustRoll(const Segment& active, uint64_t bytes, Offset first, Offset last) const {
+Log::PendingWrite* Log::FindPending(uint64_t seq) {
+  if (pending_.empty() || seq < pending_.front().seq) return nullptr;
+  const uint64_t i = seq - pending_.front().seq;
+  return i < pending_.size() ? &pending_[i] : nullptr;
+}
+
+uint64_t Log::NextPosition() const {
+  return pending_.empty() ? active()->size_bytes() : pending_.back().end_position;
+}
+
+void Log::CommitWritten() {
+  bool advanced = false;
+  while (!pending_.empty() && pending_.front().state == PendingWrite::State::kWritten) {
+    PendingWrite& w = pending_.front();
+    for (const BatchInfo& b : w.batches) w.segment->Track(b, config_.index_interval_bytes);
+    log_end_ = w.next;
+    committed_seq_ = w.seq;
+    pending_.pop_front();
+    advanced = true;
+  }
+  if (advanced) committed_.NotifyAll();
+}
+
+Task<Status> Log::WriteFailed(uint64_t seq, Status cause) {
+  // Under the lock nobody reserves behind us while we decide.
+  Status locked = co_await Lock(false);
+  if (!locked.ok()) co_return cause;
+  PendingWrite* w = FindPending(seq);
+  if (w == nullptr || pending_.size() != 1) {
+    // Later appends were written past it: only a reopen (recovery) can reconcile the file.
+    Fence(cause);
+    Unlock();
+    committed_.NotifyAll();
+    co_return cause;
+  }
+  for (auto it = w->undo.rbegin(); it != w->undo.rend(); ++it) {
+    producers_.Restore(it->first, it->second);
+  }
+  producers_.RestoreNextOffset(w->producers_next);
+  // Nothing, or part of the bytes, may have reached the file: cut it back so the next append
+  // lands where this one should have. The log stays usable (ENOSPC passes when retention frees
+  // space).
+  std::shared_ptr<Segment> segment = w->segment;
+  const uint64_t position = w->position;
+  pending_.pop_front();
+  Status cut = co_await segment->log().Truncate(position);
+  if (!cut.ok()) Fence(cut.WithContext("cutting back a failed append"));
+  Unlock();
+  committed_.NotifyAll();
+  co_return cause;
+}
+
+Task<Status> Log::DrainWrites() {
+  while (!pending_.empty()) {
+    RUNNEL_CO_TRY(Usable());
+    if (pending_.front().state == PendingWrite::State::kFailed) {
+      // Its appender waits for the lock we hold: decide for it.
+      Fence(pending_.front().status);
+      co_return Usable();
+    }
+    co_await committed_.Wait();
+  }
+  co_return Usable();
+}
+
+bool Log::MustRoll(const Segment& active, uint64_t position, uint64_t bytes, Offset first,
+                   Offset last) const {
   const int64_t base = active.base_offset().value();
   if (first.value() < base || last.value() - base > INT32_MAX) return true;
-  if (active.empty()) return false;
-  if (active.size_bytes() + bytes > config_.segment_bytes) return true;
+  if (position == 0) return false;
+  if (position + bytes > config_.segment_bytes) return true;
   if (io_.clock().Wall().unix_ms() - active.created_wall_ms() > config_.segment_ms) return true;
   return active.offset_index().size() >= config_.index_entries_max() ||
          active.time_index().size() >= config_.index_entries_max();
 }
 
 Task<Status> Log::Roll(Offset base) {
+  // The old segment must be complete (indexes, size) before it is closed.
+  RUNNEL_CO_TRY(co_await DrainWrites());
   std::shared_ptr<Segment> old = active();
   const int64_t now_ms = io_.clock().Wall().unix_ms();
   if (old->empty()) {
@@ -511,9 +609,13 @@ Task<Status> Log::Checkpoint() {
 }
 
 Task<Status> Log::Close() {
-  RUNNEL_CO_TRY(co_await Flush());
   RUNNEL_CO_TRY(co_await Lock(false));
-  Status s;
+  Status s = co_await DrainWrites();
+  if (s.ok()) s = co_await Flush();
+  if (!s.ok()) {
+    Unlock();
+    co_return s;
+  }
   std::shared_ptr<Segment> a = active();
   a->SealTimeIndex();
   s = co_await a->WriteIndexFiles(io_.fs());
@@ -785,6 +887,7 @@ Task<Result<Offset>> Log::Truncate(Offset offset) {
 // is durable: a crash, or a failed sync whose lost truncate a reopen would not see, then ends
 // with recovery finishing it (log_recovery.h).
 Task<Result<Offset>> Log::TruncateLocked(Offset offset) {
+  RUNNEL_CO_TRY(co_await DrainWrites());
   if (offset >= log_end_) co_return log_end_;
   if (offset < log_start_) {
     co_return Status::InvalidArgument(
@@ -866,6 +969,7 @@ Task<Status> Log::TruncateFullyAndStartAt(Offset offset) {
 }
 
 Task<Status> Log::TruncateFullyLocked(Offset offset) {
+  RUNNEL_CO_TRY(co_await DrainWrites());
   if (offset.value() < 0 || offset.value() >= kOffsetMax) {
     co_return Status::InvalidArgument(fmt::format("restart at offset {}", offset.value()));
   }

@@ -7,7 +7,9 @@
 // comes from that shard's loop. It is not copyable; the broker owns it through unique_ptr. Calls
 // may overlap (coroutines): appends, truncation, DeleteRecords, retention, the compaction swap
 // and Close take a FIFO write lock, so they apply one at a time in call order; reads and
-// flushes do not take it.
+// flushes do not take it. An append holds the lock only to reserve its offsets and file
+// position; its write runs outside it, overlapping the next appends' (pipelined), and appends
+// commit (become readable, resolve) in offset order.
 //
 // Invariants:
 // - log_start_offset() <= high_watermark() <= log_end_offset(); offsets in the log increase,
@@ -32,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -269,10 +272,39 @@ class Log {
   Status Usable() const;
   Task<Status> Lock(bool append);
   void Unlock();
+  // An append whose offsets and file position are reserved (under the write lock) and whose
+  // bytes are being written (outside it). Committed in reservation order: tracked in its
+  // segment, log end advanced, appender released.
+  struct PendingWrite {
+    enum class State : uint8_t { kWriting, kWritten, kFailed };
+    uint64_t seq = 0;
+    std::shared_ptr<Segment> segment;
+    uint64_t position = 0;
+    uint64_t end_position = 0;
+    std::vector<BatchInfo> batches;
+    Offset next;
+    State state = State::kWriting;
+    Status status;
+    // To undo the producer state if the write fails while nothing else is pending.
+    std::vector<std::pair<ProducerId, std::optional<ProducerEntry>>> undo;
+    Offset producers_next;
+  };
+  // Reserves (validation passed): assigns offsets, checks producers, queues a PendingWrite.
+  // `seq` is 0 when nothing is to be written (a rejection or a duplicate).
   Task<Status> AppendLocked(std::vector<MutableRecordBatchView>& batches,
                             std::span<std::byte> records, const AppendOptions& options,
-                            AppendResult& result);
-  bool MustRoll(const Segment& active, uint64_t bytes, Offset first, Offset last) const;
+                            AppendResult& result, uint64_t& seq);
+  // Handles a failed write: cut back and undone if it was the only one pending, else a fence.
+  Task<Status> WriteFailed(uint64_t seq, Status cause);
+  void CommitWritten();
+  // Waits (under the write lock) until every reserved write is committed.
+  Task<Status> DrainWrites();
+  PendingWrite* FindPending(uint64_t seq);
+  // The offset and file position the next append gets (past the pending writes).
+  Offset NextOffset() const { return pending_.empty() ? log_end_ : pending_.back().next; }
+  uint64_t NextPosition() const;
+  bool MustRoll(const Segment& active, uint64_t position, uint64_t bytes, Offset first,
+                Offset last) const;
   Task<Status> Roll(Offset base);
   Task<Status> WaitFlushed(Offset target);
   Task<void> SyncRound();
@@ -331,6 +363,10 @@ class Log {
 
   Semaphore lock_;
   size_t appends_waiting_ = 0;
+  std::deque<PendingWrite> pending_;  // at most appends_waiting_max
+  uint64_t next_write_seq_ = 1;
+  uint64_t committed_seq_ = 0;
+  Notify committed_;
   Notify sync_done_;
   bool syncing_ = false;
   bool dir_dirty_ = false;    // a create/rename/remove in the directory awaits SyncDir

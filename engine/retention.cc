@@ -24,6 +24,7 @@ Task<Result<RetentionResult>> Log::RetentionLocked() {
   {
     const std::shared_ptr<Segment> a = active();
     if (!a->empty() && expired(*a) && log_end_ <= high_watermark_) {
+      RUNNEL_CO_TRY(co_await DrainWrites());
       RUNNEL_CO_TRY(co_await Roll(log_end_));
     }
   }

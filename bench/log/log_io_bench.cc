@@ -195,6 +195,7 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
   std::vector<std::string> fio_commands;
   auto fio = [&](const std::string& args, const std::string& section) -> std::optional<Fio> {
     if (!o.fio) return std::nullopt;
+    ::sync();  // start from clean page cache, as our run did
     auto f = RunFio(args, section);
     if (f) fio_commands.push_back(f->command);
     std::filesystem::remove(o.dir + "/fio.dat");
@@ -226,6 +227,8 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
       co_return;
     }
     const uint64_t total = c.durable ? o.durable_bytes : o.bytes;
+    // Every measurement starts with no dirty pages left by the previous one.
+    ::sync();
     AppendRun run = co_await Appends(**log, c.records, total, c.inflight, c.durable);
     // The 64 KiB log is dropped without Close: the recovery scan below starts from an unclean
     // stop.
@@ -241,8 +244,10 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
     Row(c.label.c_str(), run.rate(), ref);
   }
 
-  // Recovery: the 64 KiB log was never closed, so Open scans it all.
+  // Recovery: the 64 KiB log was never closed, so Open scans it all (page cache warm, as after
+  // a process restart).
   {
+    ::sync();
     const auto start = Clock::now();
     auto log = co_await Log::Open(io, dir64k, config);
     const double seconds = Seconds(start, Clock::now());
@@ -254,6 +259,7 @@ Task<void> Main(Io& io, const Options& o, int& exit_code) {
     const RecoveryReport& r = (*log)->recovery_report();
     std::optional<Fio> ref;
     if (o.fio) {
+      ::sync();
       const std::string segment = dir64k + "/00000000000000000000.log";
       ref = RunFio(fmt::format("--rw=read --bs=1M --iodepth=4 --size={} --filename={}",
                                std::filesystem::file_size(segment), segment),
