@@ -113,52 +113,38 @@ Status Reader::CheckLength(int64_t len, const char* kind) const {
   return Status::Ok();
 }
 
-Status Reader::ReadStringLength(bool compact, int32_t* len) {
+// A length prefix: an unsigned varint holding length + 1 (compact), or a signed int16 (strings)
+// or int32 (bytes, arrays); then CheckLength.
+Status Reader::ReadLength(bool compact, bool int16_prefix, const char* kind, int32_t* len) {
   int64_t n = 0;
   if (compact) {
     uint32_t raw = 0;
     RUNNEL_TRY(ReadUvarint(&raw));
     n = static_cast<int64_t>(raw) - 1;
-  } else {
+  } else if (int16_prefix) {
     int16_t raw = 0;
     RUNNEL_TRY(ReadInt16(&raw));
     n = raw;
+  } else {
+    int32_t raw = 0;
+    RUNNEL_TRY(ReadInt32(&raw));
+    n = raw;
   }
-  RUNNEL_TRY(CheckLength(n, "string"));
+  RUNNEL_TRY(CheckLength(n, kind));
   *len = static_cast<int32_t>(n);
   return Status::Ok();
+}
+
+Status Reader::ReadStringLength(bool compact, int32_t* len) {
+  return ReadLength(compact, /*int16_prefix=*/true, "string", len);
 }
 
 Status Reader::ReadBytesLength(bool compact, int32_t* len) {
-  int64_t n = 0;
-  if (compact) {
-    uint32_t raw = 0;
-    RUNNEL_TRY(ReadUvarint(&raw));
-    n = static_cast<int64_t>(raw) - 1;
-  } else {
-    int32_t raw = 0;
-    RUNNEL_TRY(ReadInt32(&raw));
-    n = raw;
-  }
-  RUNNEL_TRY(CheckLength(n, "bytes"));
-  *len = static_cast<int32_t>(n);
-  return Status::Ok();
+  return ReadLength(compact, /*int16_prefix=*/false, "bytes", len);
 }
 
 Status Reader::ReadArrayLength(bool compact, int32_t* len) {
-  int64_t n = 0;
-  if (compact) {
-    uint32_t raw = 0;
-    RUNNEL_TRY(ReadUvarint(&raw));
-    n = static_cast<int64_t>(raw) - 1;
-  } else {
-    int32_t raw = 0;
-    RUNNEL_TRY(ReadInt32(&raw));
-    n = raw;
-  }
-  RUNNEL_TRY(CheckLength(n, "array"));
-  *len = static_cast<int32_t>(n);
-  return Status::Ok();
+  return ReadLength(compact, /*int16_prefix=*/false, "array", len);
 }
 
 Status Reader::ReadString(bool compact, std::string* out, const char* what) {

@@ -78,6 +78,7 @@ class Reader {
   }
   Status Truncated(size_t wanted) const;
   Status CheckLength(int64_t len, const char* kind) const;
+  Status ReadLength(bool compact, bool int16_prefix, const char* kind, int32_t* len);
 
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
