@@ -161,6 +161,11 @@ Task<void> MetadataStore::WaitLoaded() {
 Task<Status> MetadataStore::Load() {
   Status s = co_await MakeDirs(io_.fs(), data_dir_);
   if (!s.ok() && !s.Is(ErrorKind::kAlreadyExists)) co_return s.WithContext("data dir");
+  // MakeDirs does not sync: make the names of the data dir and its parents durable, or a power
+  // loss after the first start could take the whole data dir (and every acked record) with it.
+  for (std::string d = data_dir_; !d.empty() && d != "/" && d != "."; d = ParentDir(d)) {
+    RUNNEL_CO_TRY(co_await io_.fs().SyncDir(ParentDir(d)));
+  }
   Result<bool> exists = co_await io_.fs().Exists(path());
   if (!exists.ok()) co_return exists.status();
   if (*exists) {
