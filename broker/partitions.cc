@@ -52,6 +52,15 @@ Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_
     logs_.erase(it);
     it = logs_.end();
   }
+  if (it != logs_.end() && !it->second.log->health().ok()) {
+    // A failed sync fenced the log: only a reopen (recovery from what the disk holds) makes the
+    // partition usable again.
+    spdlog::warn("shard {}: reopening {}: {}", io_.shard(), it->second.log->dir(),
+                 it->second.log->health().ToString());
+    fenced_.push_back(std::move(it->second.log));
+    logs_.erase(it);
+    it = logs_.end();
+  }
   Result<TopicConfig> effective = EffectiveTopicConfig(config_.topic, topic.overrides);
   if (!effective.ok()) {
     open_lock_.Release();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "broker/config.h"
 #include "broker/metadata_store.h"
@@ -52,6 +53,10 @@ class PartitionRegistry {
   const BrokerConfig& config_;
   bool closed_ = false;
   std::map<std::pair<std::string, int32_t>, Entry> logs_;
+  // Logs replaced by a reopen after a failed sync fenced them. Requests that were already inside
+  // them hold plain pointers and must find an object that fails their calls, so they are kept
+  // (one per fence, which is rare) until the shard stops.
+  std::vector<std::unique_ptr<engine::Log>> fenced_;
   Semaphore open_lock_;  // one open at a time, so two requests never open one log twice
   Notify appended_;
   engine::RecordReader reader_;
