@@ -1,0 +1,311 @@
+#include "bench/broker/driver.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "bench/broker/child_process.h"
+
+namespace runnel::bench {
+namespace {
+
+enum class Kind { kProduceAcks1, kProduceAcksAll, kConsumeWindow, kConsumeFull };
+
+struct Measure {
+  bool ran = false;
+  bool ok = false;
+  std::string error;
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;  // the broker process's, over the same interval
+
+  double MegabytesPerSecond() const { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
+  double MessagesPerSecond() const { return seconds > 0 ? messages / seconds : 0; }
+  double CpuSecondsPerGigabyte() const { return bytes > 0 ? cpu_seconds / (bytes / 1e9) : 0; }
+};
+
+struct Case {
+  std::string label;
+  Kind kind;
+  int partitions;
+  std::string topic;
+  double rate_target;  // runnel / mock, at least
+  Measure runnel;
+  Measure mock;
+};
+
+struct Broker {
+  std::string name;
+  std::unique_ptr<ChildProcess> process;
+  std::string bootstrap;
+  bool create_with_admin_api = true;  // false: the mock created its topics at start
+  std::string log_path;
+};
+
+std::string TopicName(int partitions, const char* what) {
+  return fmt::format("bench-p{}-{}", partitions, what);
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return fmt::format("{} {} {}", one, five, fifteen);
+}
+
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
+}
+
+std::optional<Broker> StartRunnel(const DriverOptions& o, const std::string& temp,
+                                  std::string& error) {
+  Broker b;
+  b.name = "runnel";
+  const uint16_t port = FreeLoopbackPort();
+  b.bootstrap = fmt::format("127.0.0.1:{}", port);
+  b.log_path = temp + "/runnel.log";
+  std::vector<std::string> argv = {o.runnel,       "--listen", b.bootstrap,           "--data-dir",
+                                   temp + "/data", "--smp",    std::to_string(o.smp), "--log-level",
+                                   "warn"};
+  fmt::print("runnel: {}\n", fmt::join(argv, " "));
+  b.process = ChildProcess::Start(argv, b.log_path, false, error);
+  if (!b.process) return std::nullopt;
+  if (!AwaitListening(port, *b.process, 20000, error)) {
+    error += "\n" + LogTail(b.log_path);
+    return std::nullopt;
+  }
+  return b;
+}
+
+std::optional<Broker> StartMock(const DriverOptions& o, const std::vector<Case>& cases,
+                                const std::string& temp, std::string& error) {
+  Broker b;
+  b.name = "mock";
+  b.create_with_admin_api = false;
+  b.log_path = temp + "/mock.log";
+  std::vector<std::string> argv = {o.self, "mock"};
+  for (const Case& c : cases) {
+    if (c.kind == Kind::kConsumeFull) continue;
+    argv.push_back("--topic");
+    argv.push_back(fmt::format("{}:{}", c.topic, c.partitions));
+  }
+  b.process = ChildProcess::Start(argv, b.log_path, true, error);
+  if (!b.process) return std::nullopt;
+  std::optional<std::string> line = b.process->ReadLine(20000);
+  const std::string prefix = "bootstrap ";
+  if (!line || line->rfind(prefix, 0) != 0) {
+    error = "the mock cluster printed no bootstrap address: " + LogTail(b.log_path);
+    return std::nullopt;
+  }
+  b.bootstrap = line->substr(prefix.size());
+  fmt::print("mock: {} (librdkafka rdkafka_mock, 1 broker, pid {})\n", b.bootstrap,
+             b.process->pid());
+  return b;
+}
+
+Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c) {
+  Measure m;
+  m.ran = true;
+  LoadSettings settings = o.settings;
+  settings.bootstrap = broker.bootstrap;
+  double cpu_start = 0;
+  auto on_start = [&] { cpu_start = broker.process->CpuSeconds(); };
+  auto finish = [&](bool ok, const std::string& error, uint64_t messages, uint64_t bytes,
+                    double seconds) {
+    m.cpu_seconds = broker.process->CpuSeconds() - cpu_start;
+    m.ok = ok;
+    m.error = error;
+    m.messages = messages;
+    m.bytes = bytes;
+    m.seconds = seconds;
+  };
+  switch (c.kind) {
+    case Kind::kProduceAcks1:
+    case Kind::kProduceAcksAll: {
+      if (!CreateTopic(settings, c.topic, c.partitions, broker.create_with_admin_api, m.error)) {
+        return m;
+      }
+      const int acks = c.kind == Kind::kProduceAcks1 ? 1 : -1;
+      ProduceOutcome p = Produce(settings, c.topic, c.partitions, acks, o.messages, on_start);
+      finish(p.ok, p.error, p.acked, p.bytes, p.seconds);
+      break;
+    }
+    case Kind::kConsumeWindow: {
+      if (!CreateTopic(settings, c.topic, c.partitions, broker.create_with_admin_api, m.error)) {
+        return m;
+      }
+      const uint64_t window = o.window_per_partition * static_cast<uint64_t>(c.partitions);
+      ProduceOutcome fill = Produce(settings, c.topic, c.partitions, 1, window, [] {});
+      if (!fill.ok) {
+        m.error = "filling the consume topic: " + fill.error;
+        return m;
+      }
+      const uint64_t passes = std::max<uint64_t>(1, (o.consume_messages + window - 1) / window);
+      ConsumeOutcome r = Consume(settings, c.topic, c.partitions, window, passes, on_start);
+      finish(r.ok, r.error, r.messages, r.bytes, r.seconds);
+      break;
+    }
+    case Kind::kConsumeFull: {
+      ConsumeOutcome r = Consume(settings, c.topic, c.partitions, o.messages, 1, on_start);
+      finish(r.ok, r.error, r.messages, r.bytes, r.seconds);
+      break;
+    }
+  }
+  return m;
+}
+
+void PrintMeasure(const std::string& broker, const Case& c, const Measure& m) {
+  if (!m.ok) {
+    fmt::print("  {:<6} {:<34} FAILED: {}\n", broker, c.label, m.error);
+    return;
+  }
+  fmt::print(
+      "  {:<6} {:<34} {:>9} msgs {:>8.1f} MB {:>7.2f} s {:>8.1f} MB/s {:>9.0f} msg/s  "
+      "broker CPU {:>6.2f} s = {:>5.2f} s/GB\n",
+      broker, c.label, m.messages, m.bytes / 1e6, m.seconds, m.MegabytesPerSecond(),
+      m.MessagesPerSecond(), m.cpu_seconds, m.CpuSecondsPerGigabyte());
+}
+
+std::string Cell(const Measure& m, double value, const char* format) {
+  if (!m.ran) return "-";
+  if (!m.ok) return "FAILED";
+  return fmt::format(fmt::runtime(format), value);
+}
+
+void PrintTable(const std::vector<Case>& cases) {
+  fmt::print("\n{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n",
+             "case (1 KiB messages)", "runnel", "mock", "ratio", "target", "runnel", "mock",
+             "ratio", "target");
+  fmt::print("{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n", "", "MB/s", "MB/s",
+             "r/m", "r/m >=", "CPU s/GB", "CPU s/GB", "r/m", "r/m <=");
+  for (const Case& c : cases) {
+    const Measure& r = c.runnel;
+    const Measure& k = c.mock;
+    const bool both = r.ok && k.ok;
+    std::string rate_ratio =
+        both ? fmt::format("{:.2f}", r.MegabytesPerSecond() / k.MegabytesPerSecond()) : "-";
+    std::string cpu_ratio =
+        both && k.CpuSecondsPerGigabyte() > 0
+            ? fmt::format("{:.2f}", r.CpuSecondsPerGigabyte() / k.CpuSecondsPerGigabyte())
+            : "-";
+    std::string rate_target = c.rate_target > 0 ? fmt::format("{:.1f}", c.rate_target) : "-";
+    std::string cpu_target = c.kind == Kind::kConsumeFull ? "-" : "1.0";
+    fmt::print("{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n", c.label,
+               Cell(r, r.MegabytesPerSecond(), "{:.1f}"), Cell(k, k.MegabytesPerSecond(), "{:.1f}"),
+               rate_ratio, rate_target, Cell(r, r.CpuSecondsPerGigabyte(), "{:.2f}"),
+               Cell(k, k.CpuSecondsPerGigabyte(), "{:.2f}"), cpu_ratio, cpu_target);
+  }
+  fmt::print(
+      "MB = 10^6 bytes of message values; CPU = the broker process's user+system seconds per "
+      "10^9 value bytes.\nacks=all: runnel answers after fdatasync (group commit); the mock "
+      "answers from memory.\nconsume (window): the mock keeps only the newest 5 MiB per "
+      "partition, so both brokers serve a topic of that size from offset 0 to its end, again and "
+      "again.\n");
+}
+
+}  // namespace
+
+int RunDriver(const DriverOptions& o) {
+  std::vector<Case> cases;
+  for (int p : o.partitions) {
+    cases.push_back({fmt::format("{}p produce acks=1", p),
+                     Kind::kProduceAcks1,
+                     p,
+                     TopicName(p, "acks1"),
+                     0.8,
+                     {},
+                     {}});
+    cases.push_back({fmt::format("{}p produce acks=all", p),
+                     Kind::kProduceAcksAll,
+                     p,
+                     TopicName(p, "acksall"),
+                     0.5,
+                     {},
+                     {}});
+    cases.push_back({fmt::format("{}p consume (window)", p),
+                     Kind::kConsumeWindow,
+                     p,
+                     TopicName(p, "window"),
+                     1.0,
+                     {},
+                     {}});
+    if (o.full_consume && o.run_runnel) {
+      cases.push_back({fmt::format("{}p consume (full acks=1 topic)", p),
+                       Kind::kConsumeFull,
+                       p,
+                       TopicName(p, "acks1"),
+                       0,
+                       {},
+                       {}});
+    }
+  }
+
+  std::string pattern = o.dir + "/runnel-bench-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    fmt::print(stderr, "runnel-bench: cannot make a temp dir under {}\n", o.dir);
+    return 1;
+  }
+  const std::string temp = pattern;
+  fmt::print("runnel-bench: {} cores, load average {}, temp dir {}\n",
+             ::sysconf(_SC_NPROCESSORS_ONLN), LoadAverage(), temp);
+  fmt::print("{}\n", o.settings.Describe());
+  fmt::print(
+      "{} messages per produce case, consume topic {} messages per partition read until "
+      "{} messages came back\n",
+      o.messages, o.window_per_partition, o.consume_messages);
+
+  int status = 0;
+  std::string error;
+  std::optional<Broker> runnel;
+  std::optional<Broker> mock;
+  if (o.run_runnel && !(runnel = StartRunnel(o, temp, error))) {
+    fmt::print(stderr, "runnel-bench: runnel did not start: {}\n", error);
+    status = 1;
+  }
+  if (status == 0 && o.run_mock && !(mock = StartMock(o, cases, temp, error))) {
+    fmt::print(stderr, "runnel-bench: the mock did not start: {}\n", error);
+    status = 1;
+  }
+  if (status == 0) {
+    // Case by case, runnel then the mock, so a change in the machine's load hits both alike.
+    for (Case& c : cases) {
+      if (runnel) {
+        c.runnel = RunCase(o, *runnel, c);
+        PrintMeasure("runnel", c, c.runnel);
+        if (!c.runnel.ok) status = 1;
+      }
+      if (mock && c.kind != Kind::kConsumeFull) {
+        c.mock = RunCase(o, *mock, c);
+        PrintMeasure("mock", c, c.mock);
+        if (!c.mock.ok) status = 1;
+      }
+    }
+    PrintTable(cases);
+  }
+  for (std::optional<Broker>* b : {&runnel, &mock}) {
+    if (!*b) continue;
+    const int pid = (*b)->process->pid();
+    std::string how = (*b)->process->Stop(SIGTERM, 30000);
+    fmt::print("{} (pid {}) stopped: {}\n", (*b)->name, pid, how);
+    if (how != "exit 0") {
+      fmt::print(stderr, "{} log:\n{}\n", (*b)->name, LogTail((*b)->log_path));
+      status = 1;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(temp, ec);
+  fmt::print("load average {}; {}\n", LoadAverage(),
+             status == 0 ? "every message delivered and read back" : "FAILED");
+  return status;
+}
+
+}  // namespace runnel::bench
