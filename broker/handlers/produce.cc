@@ -2,11 +2,19 @@
 // partition (ShardCall), where its Log validates and appends them: acks=1 resolves once the
 // batches are written, acks=all (-1) once they are synced — concurrent acks=all appends share
 // one sync (the log's group commit). acks=0 appends and sends no response.
+//
+// A topic whose compression.type is not "producer" gets its batches in that codec: batches in
+// another codec are rewritten (engine/recompress.h) on the connection's shard before they go to
+// the owner shard, as Kafka's LogValidator does. Such a batch gives up zero-copy storage of the
+// client's bytes (decompress, check, compress; the log then validates the new batch as any
+// other). A batch that does not convert (corrupt: CORRUPT_MESSAGE; over max.message.bytes or
+// the decompression bound: MESSAGE_TOO_LARGE) fails its partition and nothing of it is written.
 #include "broker/handlers/handler.h"
 #include "broker/partitions.h"
 #include "broker/protocol/gen/error_codes.h"
 #include "broker/protocol/gen/produce_request.h"
 #include "broker/protocol/gen/produce_response.h"
+#include "engine/recompress.h"
 
 namespace runnel::broker {
 
@@ -87,6 +95,47 @@ Task<PartitionOutcome> ProducePartition(Node& node, Io& io, TopicInfo topic, int
   co_return co_await ShardCall<PartitionOutcome>(node, io, owner, std::move(append));
 }
 
+// The codec a topic's batches are stored in; nullopt keeps the producer's.
+std::optional<engine::Codec> TargetCodec(TopicCompression c) {
+  switch (c) {
+    case TopicCompression::kProducer:
+      return std::nullopt;
+    case TopicCompression::kUncompressed:
+      return engine::Codec::kNone;
+    case TopicCompression::kGzip:
+      return engine::Codec::kGzip;
+    case TopicCompression::kSnappy:
+      return engine::Codec::kSnappy;
+    case TopicCompression::kLz4:
+      return engine::Codec::kLz4;
+    case TopicCompression::kZstd:
+      return engine::Codec::kZstd;
+  }
+  return std::nullopt;
+}
+
+// Rewrites `records` in `codec` when some batch uses another. An error is the partition's
+// answer; `records` is then left as it was and must not be appended.
+std::optional<PartitionOutcome> ConvertRecords(std::vector<std::byte>& records, engine::Codec codec,
+                                               const TopicConfig& topic_config,
+                                               engine::BatchRecompressor& recompressor) {
+  const engine::LogLimits log_limits;
+  engine::RecompressLimits limits;
+  limits.batch_count_max = log_limits.append_batches_max;
+  limits.batch_bytes_max = static_cast<size_t>(topic_config.max_message_bytes);
+  std::vector<std::byte> converted;
+  Result<bool> r = engine::RecompressBatches(records, codec, limits, recompressor, converted);
+  if (!r.ok()) {
+    PartitionOutcome out;
+    out.error =
+        r.status().Is(ErrorKind::kLimit) ? ErrorCode::kMessageTooLarge : ErrorCode::kCorruptMessage;
+    out.message = r.status().message();
+    return out;
+  }
+  if (*r) records = std::move(converted);
+  return std::nullopt;
+}
+
 }  // namespace
 
 Task<Result<Response>> HandleProduce(RequestContext& ctx) {
@@ -98,8 +147,22 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
   std::vector<PartitionOutcome> outcomes;
   std::vector<size_t> task_slot;
   std::vector<Task<PartitionOutcome>> tasks;
+  // Made on first use: its codec contexts serve every converted batch of this request.
+  std::optional<engine::BatchRecompressor> recompressor;
   for (const auto& t : req.topic_data) {
     auto it = meta.topics.find(t.name);
+    std::optional<engine::Codec> target;
+    TopicConfig topic_config;
+    if (it != meta.topics.end()) {
+      // Invalid stored overrides cannot happen (they were validated when set); if they did,
+      // the partition's log refuses to open with the reason, so nothing is converted here.
+      Result<TopicConfig> effective =
+          EffectiveTopicConfig(ctx.node.config().topic, it->second.overrides);
+      if (effective.ok()) {
+        topic_config = *effective;
+        target = TargetCodec(topic_config.compression_type);
+      }
+    }
     for (const auto& p : t.partition_data) {
       PartitionOutcome out;
       if (!valid_acks) {
@@ -112,6 +175,16 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
       } else {
         std::vector<std::byte> copy(p.records.size());
         std::memcpy(copy.data(), p.records.data(), copy.size());
+        if (target.has_value()) {
+          if (!recompressor.has_value()) {
+            recompressor.emplace(engine::LogLimits{}.decompressed_bytes_max);
+          }
+          if (std::optional<PartitionOutcome> refused =
+                  ConvertRecords(copy, *target, topic_config, *recompressor)) {
+            outcomes.push_back(std::move(*refused));
+            continue;
+          }
+        }
         task_slot.push_back(outcomes.size());
         tasks.push_back(ProducePartition(ctx.node, ctx.io, it->second, p.index, std::move(copy),
                                          req.acks == -1));
