@@ -23,4 +23,11 @@ if(TARGET runnel)
         -- $<TARGET_FILE:librdkafka_interop> {bootstrap})
     set_tests_properties(interop_librdkafka_c PROPERTIES LABELS interop TIMEOUT 180)
   endif()
+
+  # kafkajs 2.2.4 (tests/interop/kafkajs/package-lock.json; scripts/setup.sh runs npm ci there).
+  # Without node the test reports "skipped: node not installed" (exit 77).
+  add_test(NAME interop_kafkajs
+    COMMAND ${clients_python} ${clients_wrapper} --runnel $<TARGET_FILE:runnel> --skip-if-missing
+      -- node ${CMAKE_CURRENT_LIST_DIR}/kafkajs/produce_consume.js {bootstrap})
+  set_tests_properties(interop_kafkajs PROPERTIES LABELS interop TIMEOUT 180 SKIP_RETURN_CODE 77)
 endif()

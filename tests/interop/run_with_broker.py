@@ -1,15 +1,18 @@
 #!/usr/bin/python3
 """Runs a client program against a real runnel process.
 
-    run_with_broker.py --runnel BIN [--smp N] [--timeout S] -- PROGRAM ARGS...
+    run_with_broker.py --runnel BIN [--smp N] [--timeout S] [--skip-if-missing] -- PROGRAM ARGS...
 
 Starts BIN on a free 127.0.0.1 port with a temporary data dir (broker_process.Broker), runs
 PROGRAM with every "{bootstrap}" in ARGS replaced by host:port, then stops the broker by PID
 with SIGTERM. Exits with the program's status (1 if the broker did not exit 0 on SIGTERM, or
-if the program ran past --timeout); prints the broker's log tail when anything failed.
+if the program ran past --timeout); prints the broker's log tail when anything failed. With
+--skip-if-missing, a PROGRAM that is not installed prints "skipped: PROGRAM not installed" and
+exits 77 (ctest's SKIP_RETURN_CODE for such tests) without starting the broker.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
@@ -22,11 +25,15 @@ def main():
     ap.add_argument("--runnel", required=True)
     ap.add_argument("--smp", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=150)
+    ap.add_argument("--skip-if-missing", action="store_true")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         ap.error("no program to run")
+    if args.skip_if_missing and shutil.which(command[0]) is None:
+        print(f"skipped: {command[0]} not installed", flush=True)
+        return 77
     broker = Broker(args.runnel, smp=args.smp)
     code = 1
     try:
