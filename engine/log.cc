@@ -193,7 +193,12 @@ Task<Result<AppendResult>> Log::Append(std::span<std::byte> records, AppendOptio
   Status s = co_await AppendLocked(batches, records, options, result, seq);
   Unlock();
   if (!s.ok()) co_return s;
-  if (seq == 0) co_return result;
+  if (seq == 0) {
+    if (result.outcome == AppendOutcome::kDuplicate) {
+      RUNNEL_CO_TRY(co_await AwaitOriginal(result, options));
+    }
+    co_return result;
+  }
   // The write runs outside the lock: the next appends reserve and write meanwhile.
   PendingWrite* w = FindPending(seq);
   std::shared_ptr<Segment> segment = w->segment;
@@ -216,6 +221,26 @@ Task<Result<AppendResult>> Log::Append(std::span<std::byte> records, AppendOptio
     RUNNEL_CO_TRY(co_await WaitFlushed(Offset(result.last_offset.value() + 1)));
   }
   co_return result;
+}
+
+// A duplicate is answered with its original's offsets, so it must promise what the original's
+// answer would have: the original may still be being written (not committed) or not yet synced.
+Task<Status> Log::AwaitOriginal(const AppendResult& result, const AppendOptions& options) {
+  const Offset end(result.last_offset.value() + 1);
+  while (log_end_ < end) {
+    RUNNEL_CO_TRY(Usable());
+    const bool in_flight = std::any_of(pending_.begin(), pending_.end(),
+                                       [&](const PendingWrite& w) { return w.next >= end; });
+    if (!in_flight) {
+      // The original's write failed and was cut back: the client must send the batch again.
+      co_return Status::Io(
+          fmt::format("log {}: the original of a duplicate batch (offsets up to {}) failed", dir_,
+                      result.last_offset.value()));
+    }
+    co_await committed_.Wait();
+  }
+  if (options.durable) RUNNEL_CO_TRY(co_await WaitFlushed(end));
+  co_return Status::Ok();
 }
 
 Task<Status> Log::AppendLocked(std::vector<MutableRecordBatchView>& batches,

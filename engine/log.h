@@ -296,6 +296,8 @@ class Log {
                             AppendResult& result, uint64_t& seq);
   // Handles a failed write: cut back and undone if it was the only one pending, else a fence.
   Task<Status> WriteFailed(uint64_t seq, Status cause);
+  // For a duplicate: waits until its original is committed (and synced when `options.durable`).
+  Task<Status> AwaitOriginal(const AppendResult& result, const AppendOptions& options);
   void CommitWritten();
   // Waits (under the write lock) until every reserved write is committed.
   Task<Status> DrainWrites();
