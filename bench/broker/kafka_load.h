@@ -20,7 +20,7 @@ struct LoadSettings {
   uint32_t message_bytes = 1024;             // value size (no key)
   int linger_ms = 5;                         // linger.ms
   uint32_t batch_bytes = 1 << 20;            // batch.size (and message.max.bytes, which caps it)
-  int fetch_wait_ms = 10;                    // fetch.wait.max.ms
+  int fetch_wait_ms = 0;                     // fetch.wait.max.ms (see README: the window)
   uint32_t partition_fetch_bytes = 1 << 20;  // max.partition.fetch.bytes
   int timeout_ms = 120000;                   // any single wait (delivery, a consume pass) gives up
 
