@@ -1,7 +1,7 @@
 // BatchBuilder: encodes records into a valid RecordBatch v2, compressing the record section
-// with the chosen codec. Used by tests, by compaction (which rewrites batches keeping offset
-// gaps) and by codec conversion; never on the produce path, which stores client bytes as they
-// came.
+// with the chosen codec. Used by tests and by compaction (which rewrites batches keeping offset
+// gaps); never on the produce path, which stores client bytes as they came (codec conversion,
+// recompress.h, re-encodes the record section without decoding records into a builder).
 #pragma once
 
 #include <cstdint>

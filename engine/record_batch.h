@@ -9,7 +9,8 @@
 // The broker's append path: SplitBatches (or BatchSplitter) over a produce request's records,
 // ValidateForAppend on each, then MutableRecordBatchView::SetBaseOffset and
 // SetPartitionLeaderEpoch, which rewrite header fields outside the CRC'd range. The stored
-// bytes are otherwise the client's: no recompression.
+// bytes are otherwise the client's: no recompression, except when the topic's compression.type
+// asks for another codec (recompress.h, before the append).
 #pragma once
 
 #include <cstddef>

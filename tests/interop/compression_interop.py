@@ -154,7 +154,7 @@ def expected_records(codec, count=40):
     for i in range(count):
         key = None if i % 5 == 0 else b"key-%s-%d" % (codec.encode(), i)
         value = None if i % 9 == 4 else (b"" if i % 9 == 5 else b"v-%d-" % i + b"x" * (i * 7))
-        # No null-valued header here: confluent-kafka 1.9's consumer crashes the interpreter at
+        # No null-valued header here: confluent-kafka 1.7's consumer crashes the interpreter at
         # exit after reading one (a refcount bug); the librdkafka C test covers null headers.
         headers = [("codec", codec.encode()), ("i", b"%d" % i), ("empty", b"")]
         out.append((key, value, headers, 1_700_000_000_000 + i * 3))
