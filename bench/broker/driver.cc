@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -35,11 +36,30 @@ struct Case {
   std::string label;
   Kind kind;
   int partitions;
-  std::string topic;
-  double rate_target;  // runnel / mock, at least
-  Measure runnel;
-  Measure mock;
+  std::string what;             // topic name part: acks1, acksall, window
+  double rate_target;           // runnel / mock, at least
+  std::vector<Measure> runnel;  // one per round
+  std::vector<Measure> mock;
+
+  // Every round has its own topics, so each produce case starts from an empty log.
+  std::string Topic(int round) const {
+    return fmt::format("bench-r{}-p{}-{}", round, partitions, what);
+  }
 };
+
+// The median of `metric` over the rounds; nullopt unless every round ran and succeeded.
+std::optional<double> Median(const std::vector<Measure>& rounds,
+                             double (Measure::*metric)() const) {
+  std::vector<double> values;
+  for (const Measure& m : rounds) {
+    if (!m.ok) return std::nullopt;
+    values.push_back((m.*metric)());
+  }
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
 
 struct Broker {
   std::string name;
@@ -48,10 +68,6 @@ struct Broker {
   bool create_with_admin_api = true;  // false: the mock created its topics at start
   std::string log_path;
 };
-
-std::string TopicName(int partitions, const char* what) {
-  return fmt::format("bench-p{}-{}", partitions, what);
-}
 
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");
@@ -93,10 +109,12 @@ std::optional<Broker> StartMock(const DriverOptions& o, const std::vector<Case>&
   b.create_with_admin_api = false;
   b.log_path = temp + "/mock.log";
   std::vector<std::string> argv = {o.self, "mock"};
-  for (const Case& c : cases) {
-    if (c.kind == Kind::kConsumeFull) continue;
-    argv.push_back("--topic");
-    argv.push_back(fmt::format("{}:{}", c.topic, c.partitions));
+  for (int round = 1; round <= o.rounds; ++round) {
+    for (const Case& c : cases) {
+      if (c.kind == Kind::kConsumeFull) continue;
+      argv.push_back("--topic");
+      argv.push_back(fmt::format("{}:{}", c.Topic(round), c.partitions));
+    }
   }
   b.process = ChildProcess::Start(argv, b.log_path, true, error);
   if (!b.process) return std::nullopt;
@@ -112,7 +130,8 @@ std::optional<Broker> StartMock(const DriverOptions& o, const std::vector<Case>&
   return b;
 }
 
-Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c) {
+Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c, int round) {
+  const std::string topic = c.Topic(round);
   Measure m;
   m.ran = true;
   LoadSettings settings = o.settings;
@@ -131,31 +150,31 @@ Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c) {
   switch (c.kind) {
     case Kind::kProduceAcks1:
     case Kind::kProduceAcksAll: {
-      if (!CreateTopic(settings, c.topic, c.partitions, broker.create_with_admin_api, m.error)) {
+      if (!CreateTopic(settings, topic, c.partitions, broker.create_with_admin_api, m.error)) {
         return m;
       }
       const int acks = c.kind == Kind::kProduceAcks1 ? 1 : -1;
-      ProduceOutcome p = Produce(settings, c.topic, c.partitions, acks, o.messages, on_start);
+      ProduceOutcome p = Produce(settings, topic, c.partitions, acks, o.messages, on_start);
       finish(p.ok, p.error, p.acked, p.bytes, p.seconds);
       break;
     }
     case Kind::kConsumeWindow: {
-      if (!CreateTopic(settings, c.topic, c.partitions, broker.create_with_admin_api, m.error)) {
+      if (!CreateTopic(settings, topic, c.partitions, broker.create_with_admin_api, m.error)) {
         return m;
       }
       const uint64_t window = o.window_per_partition * static_cast<uint64_t>(c.partitions);
-      ProduceOutcome fill = Produce(settings, c.topic, c.partitions, 1, window, [] {});
+      ProduceOutcome fill = Produce(settings, topic, c.partitions, 1, window, [] {});
       if (!fill.ok) {
         m.error = "filling the consume topic: " + fill.error;
         return m;
       }
       const uint64_t passes = std::max<uint64_t>(1, (o.consume_messages + window - 1) / window);
-      ConsumeOutcome r = Consume(settings, c.topic, c.partitions, window, passes, on_start);
+      ConsumeOutcome r = Consume(settings, topic, c.partitions, window, passes, on_start);
       finish(r.ok, r.error, r.messages, r.bytes, r.seconds);
       break;
     }
     case Kind::kConsumeFull: {
-      ConsumeOutcome r = Consume(settings, c.topic, c.partitions, o.messages, 1, on_start);
+      ConsumeOutcome r = Consume(settings, topic, c.partitions, o.messages, 1, on_start);
       finish(r.ok, r.error, r.messages, r.bytes, r.seconds);
       break;
     }
@@ -163,46 +182,69 @@ Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c) {
   return m;
 }
 
-void PrintMeasure(const std::string& broker, const Case& c, const Measure& m) {
+void PrintMeasure(const std::string& broker, const Case& c, int round, const Measure& m) {
+  const std::string label = fmt::format("r{} {}", round, c.label);
   if (!m.ok) {
-    fmt::print("  {:<6} {:<34} FAILED: {}\n", broker, c.label, m.error);
+    fmt::print("  {:<6} {:<34} FAILED: {}\n", broker, label, m.error);
     return;
   }
   fmt::print(
       "  {:<6} {:<34} {:>9} msgs {:>8.1f} MB {:>7.2f} s {:>8.1f} MB/s {:>9.0f} msg/s  "
       "broker CPU {:>6.2f} s = {:>5.2f} s/GB\n",
-      broker, c.label, m.messages, m.bytes / 1e6, m.seconds, m.MegabytesPerSecond(),
+      broker, label, m.messages, m.bytes / 1e6, m.seconds, m.MegabytesPerSecond(),
       m.MessagesPerSecond(), m.cpu_seconds, m.CpuSecondsPerGigabyte());
 }
 
-std::string Cell(const Measure& m, double value, const char* format) {
-  if (!m.ran) return "-";
-  if (!m.ok) return "FAILED";
-  return fmt::format(fmt::runtime(format), value);
+std::string Cell(const std::optional<double>& value, bool ran, const char* format) {
+  if (!ran) return "-";
+  if (!value) return "FAILED";
+  return fmt::format(fmt::runtime(format), *value);
 }
 
-void PrintTable(const std::vector<Case>& cases) {
-  fmt::print("\n{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n",
-             "case (1 KiB messages)", "runnel", "mock", "ratio", "target", "runnel", "mock",
-             "ratio", "target");
+std::string Ratio(const std::optional<double>& a, const std::optional<double>& b) {
+  return a && b && *b > 0 ? fmt::format("{:.2f}", *a / *b) : "-";
+}
+
+// "523/400/564": every round's figure, so the spread shows next to the median.
+std::string Rounds(const std::vector<Measure>& rounds, double (Measure::*metric)() const,
+                   const char* format) {
+  std::vector<std::string> parts;
+  for (const Measure& m : rounds) {
+    parts.push_back(m.ok ? fmt::format(fmt::runtime(format), (m.*metric)()) : "FAILED");
+  }
+  return fmt::format("{}", fmt::join(parts, "/"));
+}
+
+void PrintTable(const std::vector<Case>& cases, int rounds) {
+  fmt::print("\n{}\n", rounds > 1 ? fmt::format("medians of {} rounds", rounds) : "one round");
+  fmt::print("{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n", "case (1 KiB messages)",
+             "runnel", "mock", "ratio", "target", "runnel", "mock", "ratio", "target");
   fmt::print("{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n", "", "MB/s", "MB/s",
              "r/m", "r/m >=", "CPU s/GB", "CPU s/GB", "r/m", "r/m <=");
   for (const Case& c : cases) {
-    const Measure& r = c.runnel;
-    const Measure& k = c.mock;
-    const bool both = r.ok && k.ok;
-    std::string rate_ratio =
-        both ? fmt::format("{:.2f}", r.MegabytesPerSecond() / k.MegabytesPerSecond()) : "-";
-    std::string cpu_ratio =
-        both && k.CpuSecondsPerGigabyte() > 0
-            ? fmt::format("{:.2f}", r.CpuSecondsPerGigabyte() / k.CpuSecondsPerGigabyte())
-            : "-";
+    const std::optional<double> r_rate = Median(c.runnel, &Measure::MegabytesPerSecond);
+    const std::optional<double> m_rate = Median(c.mock, &Measure::MegabytesPerSecond);
+    const std::optional<double> r_cpu = Median(c.runnel, &Measure::CpuSecondsPerGigabyte);
+    const std::optional<double> m_cpu = Median(c.mock, &Measure::CpuSecondsPerGigabyte);
     std::string rate_target = c.rate_target > 0 ? fmt::format("{:.1f}", c.rate_target) : "-";
     std::string cpu_target = c.kind == Kind::kConsumeFull ? "-" : "1.0";
     fmt::print("{:<34} {:>9} {:>9} {:>7} {:>7} | {:>8} {:>8} {:>7} {:>7}\n", c.label,
-               Cell(r, r.MegabytesPerSecond(), "{:.1f}"), Cell(k, k.MegabytesPerSecond(), "{:.1f}"),
-               rate_ratio, rate_target, Cell(r, r.CpuSecondsPerGigabyte(), "{:.2f}"),
-               Cell(k, k.CpuSecondsPerGigabyte(), "{:.2f}"), cpu_ratio, cpu_target);
+               Cell(r_rate, !c.runnel.empty(), "{:.1f}"), Cell(m_rate, !c.mock.empty(), "{:.1f}"),
+               Ratio(r_rate, m_rate), rate_target, Cell(r_cpu, !c.runnel.empty(), "{:.2f}"),
+               Cell(m_cpu, !c.mock.empty(), "{:.2f}"), Ratio(r_cpu, m_cpu), cpu_target);
+  }
+  if (rounds > 1) {
+    fmt::print("\nevery round (MB/s | CPU s/GB)\n");
+    for (const Case& c : cases) {
+      fmt::print("{:<34} runnel {} | {}", c.label,
+                 Rounds(c.runnel, &Measure::MegabytesPerSecond, "{:.0f}"),
+                 Rounds(c.runnel, &Measure::CpuSecondsPerGigabyte, "{:.2f}"));
+      if (!c.mock.empty()) {
+        fmt::print("   mock {} | {}", Rounds(c.mock, &Measure::MegabytesPerSecond, "{:.0f}"),
+                   Rounds(c.mock, &Measure::CpuSecondsPerGigabyte, "{:.2f}"));
+      }
+      fmt::print("\n");
+    }
   }
   fmt::print(
       "MB = 10^6 bytes of message values; CPU = the broker process's user+system seconds per "
@@ -217,35 +259,14 @@ void PrintTable(const std::vector<Case>& cases) {
 int RunDriver(const DriverOptions& o) {
   std::vector<Case> cases;
   for (int p : o.partitions) {
-    cases.push_back({fmt::format("{}p produce acks=1", p),
-                     Kind::kProduceAcks1,
-                     p,
-                     TopicName(p, "acks1"),
-                     0.8,
-                     {},
-                     {}});
-    cases.push_back({fmt::format("{}p produce acks=all", p),
-                     Kind::kProduceAcksAll,
-                     p,
-                     TopicName(p, "acksall"),
-                     0.5,
-                     {},
-                     {}});
-    cases.push_back({fmt::format("{}p consume (window)", p),
-                     Kind::kConsumeWindow,
-                     p,
-                     TopicName(p, "window"),
-                     1.0,
-                     {},
-                     {}});
+    auto add = [&](const std::string& what, Kind kind, const char* what_topic, double target) {
+      cases.push_back(Case{fmt::format("{}p {}", p, what), kind, p, what_topic, target, {}, {}});
+    };
+    add("produce acks=1", Kind::kProduceAcks1, "acks1", 0.8);
+    add("produce acks=all", Kind::kProduceAcksAll, "acksall", 0.5);
+    add("consume (window)", Kind::kConsumeWindow, "window", 1.0);
     if (o.full_consume && o.run_runnel) {
-      cases.push_back({fmt::format("{}p consume (full acks=1 topic)", p),
-                       Kind::kConsumeFull,
-                       p,
-                       TopicName(p, "acks1"),
-                       0,
-                       {},
-                       {}});
+      add("consume (full acks=1 topic)", Kind::kConsumeFull, "acks1", 0);
     }
   }
 
@@ -260,8 +281,8 @@ int RunDriver(const DriverOptions& o) {
   fmt::print("{}\n", o.settings.Describe());
   fmt::print(
       "{} messages per produce case, consume topic {} messages per partition read until "
-      "{} messages came back\n",
-      o.messages, o.window_per_partition, o.consume_messages);
+      "{} messages came back, {} round(s)\n",
+      o.messages, o.window_per_partition, o.consume_messages, o.rounds);
 
   int status = 0;
   std::string error;
@@ -277,19 +298,21 @@ int RunDriver(const DriverOptions& o) {
   }
   if (status == 0) {
     // Case by case, runnel then the mock, so a change in the machine's load hits both alike.
-    for (Case& c : cases) {
-      if (runnel) {
-        c.runnel = RunCase(o, *runnel, c);
-        PrintMeasure("runnel", c, c.runnel);
-        if (!c.runnel.ok) status = 1;
-      }
-      if (mock && c.kind != Kind::kConsumeFull) {
-        c.mock = RunCase(o, *mock, c);
-        PrintMeasure("mock", c, c.mock);
-        if (!c.mock.ok) status = 1;
+    for (int round = 1; round <= o.rounds; ++round) {
+      for (Case& c : cases) {
+        if (runnel) {
+          c.runnel.push_back(RunCase(o, *runnel, c, round));
+          PrintMeasure("runnel", c, round, c.runnel.back());
+          if (!c.runnel.back().ok) status = 1;
+        }
+        if (mock && c.kind != Kind::kConsumeFull) {
+          c.mock.push_back(RunCase(o, *mock, c, round));
+          PrintMeasure("mock", c, round, c.mock.back());
+          if (!c.mock.back().ok) status = 1;
+        }
       }
     }
-    PrintTable(cases);
+    PrintTable(cases, o.rounds);
   }
   for (std::optional<Broker>* b : {&runnel, &mock}) {
     if (!*b) continue;

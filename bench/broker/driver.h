@@ -30,6 +30,7 @@ struct DriverOptions {
   uint64_t messages = 1000000;           // per produce case
   uint64_t window_per_partition = 4000;  // the consume topic, per partition
   uint64_t consume_messages = 1000000;   // per consume case
+  int rounds = 1;  // every case this many times (fresh topics each round); medians printed
   bool full_consume = true;
   bool run_runnel = true;
   bool run_mock = true;

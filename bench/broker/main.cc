@@ -39,6 +39,8 @@ options:
   --window N               consume topic messages per partition (default 4000, under the
                            mock's 5 MiB retention)
   --consume-messages N     messages read back per consume case (default 1000000)
+  --rounds N               run every case N times (fresh topics each round; runnel keeps
+                           every round's data until the end) and print medians (default 1)
   --no-full-consume        skip runnel's single pass over the acks=1 topic
   --only runnel|mock       one broker only
   --quick                  tiny sizes for a smoke test: 5000 / 1000 / 10000
@@ -210,6 +212,10 @@ int DriverMain(int argc, char** argv) {
     } else if (flag == "--consume-messages") {
       o.consume_messages = Number(flag, value);
       sizes_given = true;
+    } else if (flag == "--rounds") {
+      const uint64_t rounds = Number(flag, value);
+      if (rounds < 1 || rounds > 20) Usage("--rounds must be 1..20");
+      o.rounds = static_cast<int>(rounds);
     } else if (flag == "--only") {
       std::string which = value;
       if (which != "runnel" && which != "mock") Usage("--only takes runnel or mock");
