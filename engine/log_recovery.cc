@@ -166,8 +166,9 @@ class LogRecovery {
 
 Task<Status> LogRecovery::PrepareDirectory() {
   RUNNEL_CO_ASSIGN_OR_RETURN(bool exists, co_await fs_.Exists(dir_));
-  if (exists) co_return Status::Ok();
-  RUNNEL_CO_TRY(co_await MakeDirs(fs_, dir_));
+  if (!exists) RUNNEL_CO_TRY(co_await MakeDirs(fs_, dir_));
+  // Even when it exists: a process that stopped between the mkdir and this sync left a name
+  // that a later power loss takes away, with the whole log.
   co_return co_await fs_.SyncDir(ParentDir(dir_));
 }
 
