@@ -132,6 +132,42 @@ const std::vector<BrokerSetting>& BrokerSettings() {
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
          return SetInt(c.log_retention_check_interval_ms, n, v, 1, kInt64Max / 1000000);
        }},
+      {"group.initial.rebalance.delay.ms", "3000",
+       "how long an empty group's first rebalance waits for more members (tests want it small)",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.group_initial_rebalance_delay_ms, n, v, 0, kInt32Max);
+       }},
+      {"group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.group_min_session_timeout_ms, n, v, 1, kInt32Max);
+       }},
+      {"group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.group_max_session_timeout_ms, n, v, 1, kInt32Max);
+       }},
+      {"group.max.size", "10000", "members per consumer group",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.group_max_size, n, v, 1, kInt32Max);
+       }},
+      {"offsets.topic.num.partitions", "50",
+       "partitions of __consumer_offsets when it is created (a group's coordinator is "
+       "abs(hash(group)) % partitions)",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.offsets_topic_num_partitions, n, v, 1, 10000);
+       }},
+      {"offsets.retention.minutes", "10080",
+       "committed offsets of a group empty this long (standalone commits: this old) are dropped",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.offsets_retention_minutes, n, v, 1, kInt32Max);
+       }},
+      {"offsets.retention.check.interval.ms", "600000", "how often expired offsets are dropped",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.offsets_retention_check_interval_ms, n, v, 1, kInt64Max / 1000000);
+       }},
+      {"offset.metadata.max.bytes", "4096", "largest metadata string of a committed offset",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.offset_metadata_max_bytes, n, v, 0, kInt32Max);
+       }},
       {"connections.max.idle.ms", "600000", "close a connection idle this long",
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
          return SetInt(c.connections_max_idle_ms, n, v, 1, kInt64Max / 1000000);
@@ -253,6 +289,11 @@ Status ApplyToml(BrokerConfig& config, std::string_view toml_text, std::string_v
 }
 
 Status Validate(const BrokerConfig& c) {
+  if (c.group_min_session_timeout_ms > c.group_max_session_timeout_ms) {
+    return Status::InvalidArgument(
+        fmt::format("group.min.session.timeout.ms: {} is above group.max.session.timeout.ms ({})",
+                    c.group_min_session_timeout_ms, c.group_max_session_timeout_ms));
+  }
   if (c.connection_max_inflight_bytes < c.socket_request_max_bytes) {
     return Status::InvalidArgument(fmt::format(
         "connection.max.inflight.bytes: {} is below socket.request.max.bytes ({}); a largest "
@@ -349,6 +390,22 @@ std::vector<std::pair<std::string, std::string>> DescribeSettings(const BrokerCo
       value = TopicSettingValue(c.topic, name);
     } else if (name == "log.retention.check.interval.ms") {
       value = std::to_string(c.log_retention_check_interval_ms);
+    } else if (name == "group.initial.rebalance.delay.ms") {
+      value = std::to_string(c.group_initial_rebalance_delay_ms);
+    } else if (name == "group.min.session.timeout.ms") {
+      value = std::to_string(c.group_min_session_timeout_ms);
+    } else if (name == "group.max.session.timeout.ms") {
+      value = std::to_string(c.group_max_session_timeout_ms);
+    } else if (name == "group.max.size") {
+      value = std::to_string(c.group_max_size);
+    } else if (name == "offsets.topic.num.partitions") {
+      value = std::to_string(c.offsets_topic_num_partitions);
+    } else if (name == "offsets.retention.minutes") {
+      value = std::to_string(c.offsets_retention_minutes);
+    } else if (name == "offsets.retention.check.interval.ms") {
+      value = std::to_string(c.offsets_retention_check_interval_ms);
+    } else if (name == "offset.metadata.max.bytes") {
+      value = std::to_string(c.offset_metadata_max_bytes);
     } else if (name == "connections.max.idle.ms") {
       value = std::to_string(c.connections_max_idle_ms);
     } else if (name == "socket.request.max.bytes") {

@@ -43,6 +43,16 @@ struct BrokerConfig {
   // Background retention, compaction and checkpoint pass over each shard's logs.
   int64_t log_retention_check_interval_ms = 300000;
 
+  // Consumer groups (engine/group/) and their offsets topic __consumer_offsets.
+  int64_t group_initial_rebalance_delay_ms = 3000;
+  int64_t group_min_session_timeout_ms = 6000;
+  int64_t group_max_session_timeout_ms = 1800000;
+  int64_t group_max_size = 10000;
+  int32_t offsets_topic_num_partitions = 50;
+  int64_t offsets_retention_minutes = 10080;
+  int64_t offsets_retention_check_interval_ms = 600000;
+  int64_t offset_metadata_max_bytes = 4096;
+
   // Connections and back-pressure.
   int64_t connections_max_idle_ms = 600000;
   int64_t socket_request_max_bytes = 104857600;  // largest request frame

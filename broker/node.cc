@@ -1,5 +1,6 @@
 #include "broker/node.h"
 
+#include "broker/handlers/groups.h"
 #include "broker/partitions.h"
 
 namespace runnel::broker {

@@ -25,6 +25,7 @@ inline constexpr ShardId kControllerShard = 0;
 
 class Node;
 class PartitionRegistry;
+class GroupCoordinator;
 
 struct ShardState {
   ShardState(Io& io_in, Node& node_in);
@@ -40,6 +41,8 @@ struct ShardState {
   std::unique_ptr<PartitionRegistry> partitions;
   // Controller shard only.
   std::unique_ptr<MetadataStore> metadata;
+  // The consumer groups this shard coordinates (broker/handlers/groups.h), made on first use.
+  std::unique_ptr<GroupCoordinator> groups;
 };
 
 class Node {

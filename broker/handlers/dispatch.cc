@@ -1,3 +1,4 @@
+#include "broker/handlers/groups.h"
 #include "broker/handlers/handler.h"
 
 namespace runnel::broker {
@@ -12,6 +13,24 @@ Handler FindHandler(int16_t api_key) {
       return HandleListOffsets;
     case 3:
       return HandleMetadata;
+    case 8:
+      return HandleOffsetCommit;
+    case 9:
+      return HandleOffsetFetch;
+    case 10:
+      return HandleFindCoordinator;
+    case 11:
+      return HandleJoinGroup;
+    case 12:
+      return HandleHeartbeat;
+    case 13:
+      return HandleLeaveGroup;
+    case 14:
+      return HandleSyncGroup;
+    case 15:
+      return HandleDescribeGroups;
+    case 16:
+      return HandleListGroups;
     case 18:
       return HandleApiVersions;
     case 19:
@@ -30,8 +49,12 @@ Handler FindHandler(int16_t api_key) {
       return HandleAlterConfigs;
     case 37:
       return HandleCreatePartitions;
+    case 42:
+      return HandleDeleteGroups;
     case 44:
       return HandleIncrementalAlterConfigs;
+    case 47:
+      return HandleOffsetDelete;
     case 60:
       return HandleDescribeCluster;
     default:

@@ -9,6 +9,7 @@
 #include "broker/protocol/gen/metadata_request.h"
 #include "broker/protocol/gen/metadata_response.h"
 #include "broker/topic_ops.h"
+#include "engine/group/offsets_topic.h"
 
 namespace runnel::broker {
 
@@ -22,6 +23,8 @@ MetadataResponse::MetadataResponseTopic DescribeTopic(const TopicInfo& t, int32_
   MetadataResponse::MetadataResponseTopic out;
   out.name = t.name;
   out.topic_id = t.id;
+  // The group coordinator's offsets topic (engine/group/offsets_topic.h) is internal.
+  out.is_internal = t.name == engine::group::kOffsetsTopic;
   out.partitions.reserve(static_cast<size_t>(t.partitions));
   for (int32_t p = 0; p < t.partitions; p++) {
     MetadataResponse::MetadataResponsePartition part;
