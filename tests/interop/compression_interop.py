@@ -113,13 +113,14 @@ def build_batch(records, codec=0, section=None, producer_id=-1, producer_epoch=-
 
 # ---- raw requests -----------------------------------------------------------------------------
 
-def produce_raw(broker, topic, batch, acks=-1):
-    """Produce v3 of one batch to partition 0: (error code, base offset)."""
+def produce_raw(broker, topic, batch, acks=-1, version=3):
+    """Produce v3 (or up to v8: the same request layout) of one batch to partition 0:
+    (error code, base offset)."""
     name = topic.encode()
     body = (struct.pack(">hhi", -1, acks, 10000) + struct.pack(">i", 1) +
             struct.pack(">h", len(name)) + name + struct.pack(">i", 1) +
             struct.pack(">ii", 0, len(batch)) + batch)
-    resp = raw_call(broker, 0, 3, body)
+    resp = raw_call(broker, 0, version, body)
     pos = 4
     name_len = struct.unpack(">h", resp[pos:pos + 2])[0]
     pos += 2 + name_len + 4
@@ -244,6 +245,15 @@ def raw_checks(broker):
         before = stored_batches(broker, topic)
         error, _ = produce_raw(broker, topic, bad)
         check(error == 2, f"{topic}: a corrupt gzip batch is CORRUPT_MESSAGE (2), got {error}")
+        check(stored_batches(broker, topic) == before, f"{topic}: nothing written")
+    # zstd before Produce v7 (KIP-110) is UNSUPPORTED_COMPRESSION_TYPE (76), whatever the
+    # topic; from v7 on this garbage zstd stream is CORRUPT_MESSAGE.
+    bad_zstd = build_batch(records, codec=4, section=b"\x28\xb5\x2f\xfd not really zstd")
+    for topic in ["cv.producer", "cv.none"]:
+        before = stored_batches(broker, topic)
+        check(produce_raw(broker, topic, bad_zstd)[0] == 76, f"{topic}: zstd over Produce v3 is 76")
+        check(produce_raw(broker, topic, bad_zstd, version=7)[0] == 2,
+              f"{topic}: a corrupt zstd batch over Produce v7 is CORRUPT_MESSAGE")
         check(stored_batches(broker, topic) == before, f"{topic}: nothing written")
     # Compressible: gzip keeps it under max.message.bytes 2000, uncompressed it is over.
     big = build_batch([(b"k", b"a" * 5000)], codec=1)
