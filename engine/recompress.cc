@@ -96,11 +96,22 @@ Result<bool> RecompressBatches(std::span<const std::byte> records, Codec codec,
   }
   if (!convert) return false;
   for (const RecordBatchView& b : batches) {
+    const size_t start = out.size();
+    Status s;
     if (b.codec() == codec) {
       out.insert(out.end(), b.bytes().begin(), b.bytes().end());
-      continue;
+    } else {
+      s = recompressor.Recompress(b, codec, out);
     }
-    if (Status s = recompressor.Recompress(b, codec, out); !s.ok()) {
+    if (s.ok() && out.size() - start > limits.batch_bytes_max) {
+      s = Status::Limit(
+          fmt::format("converted to {}, the batch has {} bytes: over max.message.bytes {}",
+                      CodecName(codec), out.size() - start, limits.batch_bytes_max));
+    }
+    if (s.ok() && out.size() > limits.output_bytes_max) {
+      s = Status::Limit(fmt::format("converted batches exceed {} bytes", limits.output_bytes_max));
+    }
+    if (!s.ok()) {
       out.clear();
       return s.WithContext(fmt::format("batch at byte {}", b.bytes().data() - records.data()));
     }

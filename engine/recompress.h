@@ -54,9 +54,12 @@ class BatchRecompressor {
 struct RecompressLimits {
   // Batches in the buffer (LogLimits::append_batches_max).
   size_t batch_count_max = 4096;
-  // The largest input batch (the topic's max.message.bytes: Kafka checks the batch as it came
-  // as well as the converted one, which the log checks on append).
+  // The largest batch, as it came and as converted (the topic's max.message.bytes; Kafka checks
+  // both). Checking the converted one here, not only in the log, bounds what a conversion holds.
   size_t batch_bytes_max = 1048588;
+  // The largest output in all (the topic's segment.bytes, the most the log accepts in one
+  // append).
+  size_t output_bytes_max = size_t{1} << 30;
 };
 
 // Converts a produce request's records for one partition (whole batches back to back) so that
@@ -64,8 +67,9 @@ struct RecompressLimits {
 // (the caller keeps the original buffer: no copy). Otherwise `out` holds every batch, the
 // converted ones rewritten and the others copied, in order. Errors: kCorruption for framing,
 // CRC, decompression or record errors (a partial trailing batch included); kLimit for more
-// than batch_count_max batches, a batch over batch_bytes_max, or the bounds of Recompress. On
-// error `out` is empty: nothing of the request may be stored.
+// than batch_count_max batches, a batch over batch_bytes_max (as it came or converted), an
+// output over output_bytes_max, or the bounds of Recompress. On error `out` is empty: nothing of
+// the request may be stored.
 Result<bool> RecompressBatches(std::span<const std::byte> records, Codec codec,
                                const RecompressLimits& limits, BatchRecompressor& recompressor,
                                std::vector<std::byte>& out);

@@ -146,6 +146,7 @@ std::optional<PartitionOutcome> ConvertRecords(std::vector<std::byte>& records, 
   engine::RecompressLimits limits;
   limits.batch_count_max = log_limits.append_batches_max;
   limits.batch_bytes_max = static_cast<size_t>(topic_config.max_message_bytes);
+  limits.output_bytes_max = static_cast<size_t>(topic_config.segment_bytes);
   std::vector<std::byte> converted;
   Result<bool> r = engine::RecompressBatches(records, codec, limits, recompressor, converted);
   if (!r.ok()) {

@@ -334,15 +334,19 @@ TEST(RecompressTest, BatchesRefusesBadBuffersWithNothingOut) {
   // Too many batches.
   Result<bool> many = RecompressBatches(Span(buffer), Codec::kNone, {.batch_count_max = 2}, r, out);
   EXPECT_TRUE(many.status().Is(ErrorKind::kLimit)) << many.status().ToString();
+  std::vector<RecordBatchView> views;
+  ASSERT_TRUE(SplitBatches(Span(buffer), 10, views).ok());
+  ASSERT_EQ(views.size(), 3u);
+  size_t largest = 0;
+  for (const RecordBatchView& v : views) largest = std::max(largest, v.size_bytes());
   // A batch over max.message.bytes, even though converting would shrink it.
-  const size_t first_size =
-      RecordBatchView::Parse(Span(buffer).first(*BatchSizeFromPrefix(Span(buffer))))->size_bytes();
   Result<bool> large =
-      RecompressBatches(Span(buffer), Codec::kZstd, {.batch_bytes_max = first_size - 1}, r, out);
+      RecompressBatches(Span(buffer), Codec::kZstd, {.batch_bytes_max = largest - 1}, r, out);
   EXPECT_TRUE(large.status().Is(ErrorKind::kLimit)) << large.status().ToString();
+  EXPECT_TRUE(out.empty());
   // The last batch's records are damaged (CRC fixed up): the first two were converted, yet
   // nothing comes out.
-  const size_t last = buffer.size() - first_size;
+  const size_t last = buffer.size() - views.back().size_bytes();
   std::vector<std::byte> damaged(buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(last));
   std::vector<std::byte> junk = testing::ToBytes("junk junk junk junk");
   const std::vector<std::byte> bad = RawBatch(Codec::kLz4, Span(junk), 3);
@@ -350,6 +354,35 @@ TEST(RecompressTest, BatchesRefusesBadBuffersWithNothingOut) {
   Result<bool> corrupt = RecompressBatches(Span(damaged), Codec::kNone, {}, r, out);
   EXPECT_TRUE(corrupt.status().Is(ErrorKind::kCorruption)) << corrupt.status().ToString();
   EXPECT_TRUE(out.empty());
+}
+
+TEST(RecompressTest, ConvertedSizesAreBounded) {
+  // 20 KiB of one letter: a small gzip batch that is large once stored uncompressed.
+  const std::vector<TestRecord> records = {{1, "k", std::string(20'000, 'a'), {}}};
+  const std::vector<std::byte> small = Build(records, ProducerOptions(Codec::kGzip));
+  ASSERT_LT(small.size(), 1000u);
+  BatchRecompressor r(kBound);
+  std::vector<std::byte> out;
+  Result<bool> grown =
+      RecompressBatches(Span(small), Codec::kNone, {.batch_bytes_max = 10'000}, r, out);
+  EXPECT_TRUE(grown.status().Is(ErrorKind::kLimit)) << grown.status().ToString();
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(
+      RecompressBatches(Span(small), Codec::kNone, {.batch_bytes_max = 30'000}, r, out).ok());
+  const size_t converted = out.size();
+  // Three such batches: the output bound counts them all.
+  std::vector<std::byte> three;
+  for (int i = 0; i < 3; ++i) three.insert(three.end(), small.begin(), small.end());
+  Result<bool> total =
+      RecompressBatches(Span(three), Codec::kNone,
+                        {.batch_bytes_max = 30'000, .output_bytes_max = 3 * converted - 1}, r, out);
+  EXPECT_TRUE(total.status().Is(ErrorKind::kLimit)) << total.status().ToString();
+  EXPECT_TRUE(out.empty());
+  Result<bool> fits =
+      RecompressBatches(Span(three), Codec::kNone,
+                        {.batch_bytes_max = 30'000, .output_bytes_max = 3 * converted}, r, out);
+  EXPECT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_EQ(out.size(), 3 * converted);
 }
 
 TEST(RecompressTest, ConvertedBatchesAreDeduplicatedByTheLog) {
