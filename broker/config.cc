@@ -196,6 +196,11 @@ const std::vector<BrokerSetting>& BrokerSettings() {
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
          return SetInt(c.connection_max_inflight_bytes, n, v, 1024, kInt64Max);
        }},
+      {"max.incremental.fetch.session.cache.slots", "1000",
+       "incremental fetch sessions kept (split over the shards); 0 disables them",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.max_incremental_fetch_session_cache_slots, n, v, 0, kInt32Max);
+       }},
   };
   return kSettings;
 }
@@ -420,6 +425,8 @@ std::vector<std::pair<std::string, std::string>> DescribeSettings(const BrokerCo
       value = std::to_string(c.connection_max_inflight_requests);
     } else if (name == "connection.max.inflight.bytes") {
       value = std::to_string(c.connection_max_inflight_bytes);
+    } else if (name == "max.incremental.fetch.session.cache.slots") {
+      value = std::to_string(c.max_incremental_fetch_session_cache_slots);
     } else {
       RUNNEL_ASSERT(false, "DescribeSettings misses {}", name);
     }

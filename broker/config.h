@@ -62,6 +62,9 @@ struct BrokerConfig {
   int64_t connection_max_inflight_requests = 100;
   int64_t connection_max_inflight_bytes = 104857600;
 
+  // Incremental fetch sessions (KIP-227) the broker keeps, split evenly over the shards.
+  int64_t max_incremental_fetch_session_cache_slots = 1000;
+
   // The advertised host and port (advertise, else listen).
   Address AdvertisedAddress() const;
 };

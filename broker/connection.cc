@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "broker/fetch_wait.h"
 #include "broker/handlers/handler.h"
 #include "broker/protocol/frame.h"
 
@@ -36,7 +37,8 @@ struct Conn {
         bytes(io_in.executor(),
               static_cast<uint64_t>(node_in.config().connection_max_inflight_bytes)),
         closed_notify(io_in.executor(), io_in.clock()),
-        last_activity(io_in.clock().Now()) {}
+        last_activity(io_in.clock().Now()),
+        id(shard.next_connection_id++) {}
 
   Io& io;
   Node& node;
@@ -50,6 +52,7 @@ struct Conn {
   Instant last_activity;
   uint64_t inflight = 0;
   bool closing = false;
+  uint64_t id;  // ShardState::next_connection_id
 
   void Touch() { last_activity = io.clock().Now(); }
 };
@@ -67,6 +70,7 @@ Task<void> CloseConn(std::shared_ptr<Conn> c) {
   c->closing = true;
   c->pending.Close();
   c->closed_notify.NotifyAll();
+  c->shard.fetch_waits->ConnectionClosed(c->id);  // long-polling fetches stop waiting
   Status s = co_await c->stream->Close();
   (void)s;
   c->shard.connections--;
@@ -96,7 +100,7 @@ Task<void> RunHandler(std::shared_ptr<Conn> c, std::shared_ptr<Slot> slot) {
           *c, fmt::format("{} v{} is not implemented (v{}-{})", api.name, frame->api_version(),
                           api.implement_min_version, api.implement_max_version));
     } else {
-      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer};
+      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer, c->id};
       result = co_await handler(ctx);
     }
   }
@@ -186,6 +190,8 @@ Task<void> WriteLoop(std::shared_ptr<Conn> c) {
     Release(*c, frame_bytes);
   }
   co_await CloseConn(c);
+  // Every handler of this connection has finished: its id need not be remembered as closed.
+  c->shard.fetch_waits->ConnectionGone(c->id);
 }
 
 // Closes the connection when it has been idle (no request in flight, no bytes either way) for
@@ -268,7 +274,10 @@ Task<void> ServeConnection(Io& io, Node& node, std::unique_ptr<Socket> socket) {
     }
     if (bad) break;
   }
-  // End of input: let the writer finish what was admitted, then it closes the socket.
+  // End of input: let the writer finish what was admitted, then it closes the socket. Long
+  // polls of this connection answer now rather than at their deadline (once the writer closed
+  // the connection, it has said so already and forgets the id).
+  if (!c->closing) c->shard.fetch_waits->ConnectionClosed(c->id);
   c->pending.Close();
 }
 

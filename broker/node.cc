@@ -1,5 +1,7 @@
 #include "broker/node.h"
 
+#include "broker/fetch_session.h"
+#include "broker/fetch_wait.h"
 #include "broker/handlers/groups.h"
 #include "broker/partitions.h"
 
@@ -11,7 +13,13 @@ ShardState::ShardState(Io& io_in, Node& node_in)
       requests(io_in.executor(), static_cast<uint64_t>(node_in.config().queued_max_requests)),
       request_bytes(io_in.executor(),
                     static_cast<uint64_t>(node_in.config().queued_max_request_bytes)),
-      partitions(std::make_unique<PartitionRegistry>(io_in, node_in.config())) {}
+      partitions(std::make_unique<PartitionRegistry>(io_in, node_in.config())),
+      fetch_sessions(std::make_unique<FetchSessionCache>(
+          io_in.shard(), node_in.shard_count(),
+          SessionSlotsOfShard(node_in.config().max_incremental_fetch_session_cache_slots,
+                              io_in.shard(), node_in.shard_count()))),
+      fetch_waits(std::make_unique<FetchWaits>(io_in, node_in, *partitions)),
+      listening_changed(io_in.executor(), io_in.clock()) {}
 
 ShardState::~ShardState() = default;
 

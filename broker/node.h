@@ -25,6 +25,8 @@ inline constexpr ShardId kControllerShard = 0;
 
 class Node;
 class PartitionRegistry;
+class FetchSessionCache;
+class FetchWaits;
 class GroupCoordinator;
 
 struct ShardState {
@@ -39,6 +41,14 @@ struct ShardState {
   uint64_t connections_accepted = 0;
   // The partition logs this shard owns.
   std::unique_ptr<PartitionRegistry> partitions;
+  // Fetch sessions whose id names this shard; long-poll waits and watches (fetch_wait.h).
+  std::unique_ptr<FetchSessionCache> fetch_sessions;
+  std::unique_ptr<FetchWaits> fetch_waits;
+  uint64_t next_connection_id = 1;
+  // Controller shard: set once its listener is bound (the other shards wait for it when
+  // --listen names port 0: they bind the port shard 0 got).
+  bool listening = false;
+  Notify listening_changed;
   // Controller shard only.
   std::unique_ptr<MetadataStore> metadata;
   // The consumer groups this shard coordinates (broker/handlers/groups.h), made on first use.
@@ -53,6 +63,11 @@ class Node {
 
   const BrokerConfig& config() const { return config_; }
   uint32_t shard_count() const { return static_cast<uint32_t>(shards_.size()); }
+
+  // The port the controller shard's listener bound when --listen gave port 0. Called once, on
+  // the controller shard, before any other shard listens or serves (they learn of it through
+  // the mailboxes, which order the write before their reads).
+  void SetBoundPort(uint16_t port) { config_.listen.port = port; }
 
   // This shard's state (created on first use); call only from the shard `io` belongs to.
   ShardState& Local(Io& io);

@@ -37,6 +37,12 @@ PartitionRegistry::PartitionRegistry(Io& io, const BrokerConfig& config)
       appended_(io.executor(), io.clock()),
       reader_(engine::LogLimits{}.decompressed_bytes_max) {}
 
+engine::Log* PartitionRegistry::FindOpen(const std::string& topic, int32_t partition) const {
+  if (closed_) return nullptr;
+  auto it = logs_.find(std::make_pair(topic, partition));
+  return it == logs_.end() ? nullptr : it->second.log.get();
+}
+
 Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_t partition) {
   const auto key = std::make_pair(topic.name, partition);
   RUNNEL_CO_TRY(co_await open_lock_.Acquire());

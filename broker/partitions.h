@@ -33,6 +33,8 @@ class PartitionRegistry {
   Task<Result<engine::Log*>> Get(const TopicInfo& topic, int32_t partition);
   // Signalled after every append on this shard.
   Notify& appended() { return appended_; }
+  // The log of a partition that is open now, or nullptr; never waits (long-poll watches).
+  engine::Log* FindOpen(const std::string& topic, int32_t partition) const;
   size_t open_logs() const { return logs_.size(); }
   // Deletes a deleted topic's partition: closes its log if open and removes its directory
   // (<data-dir>/<topic>-<partition>-<id hex>) with everything in it.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/connection.h"
+#include "broker/fetch_wait.h"
 #include "broker/partitions.h"
 
 namespace runnel::broker {
@@ -35,6 +36,15 @@ Task<void> StopWatcher(Io& io, Node& node) {
   node.Stop();
 }
 
+// Waits until the controller shard's listener is bound (--listen with port 0).
+Task<void> WaitForControllerListener(Io& io, Node& node) {
+  auto wait = [](ShardState& controller) -> Task<int> {
+    while (!controller.listening) (void)co_await controller.listening_changed.Wait();
+    co_return 0;
+  };
+  (void)co_await ShardCall<int>(node, io, kControllerShard, wait);
+}
+
 }  // namespace
 
 Task<void> RunShard(Io& io, Node& node) {
@@ -50,16 +60,27 @@ Task<void> RunShard(Io& io, Node& node) {
     spdlog::info("cluster {} node {}: {} topic(s) in {}", shard.metadata->state().cluster_id,
                  config.node_id, shard.metadata->state().topics.size(), config.data_dir);
   }
+  // With port 0 the controller shard binds first and the others take the port it got.
+  const bool pick_port = config.listen.port == 0;
+  if (pick_port && io.shard() != kControllerShard) co_await WaitForControllerListener(io, node);
   ListenOptions options;
   options.reuse_port = true;
-  Result<std::unique_ptr<Listener>> listener = co_await io.net().Listen(config.listen, options);
+  // A named local: the listen address is read only now (SetBoundPort may have changed it).
+  const Address listen_at = config.listen;
+  Result<std::unique_ptr<Listener>> listener = co_await io.net().Listen(listen_at, options);
   if (!listener.ok()) {
-    spdlog::error("shard {}: cannot listen on {}: {}", io.shard(), config.listen.ToString(),
+    spdlog::error("shard {}: cannot listen on {}: {}", io.shard(), listen_at.ToString(),
                   listener.status().ToString());
     node.Fail();
     co_return;
   }
+  if (io.shard() == kControllerShard) {
+    if (pick_port) node.SetBoundPort((*listener)->local().port);
+    shard.listening = true;
+    shard.listening_changed.NotifyAll();
+  }
   io.Spawn(MaintenanceLoop(io, node));
+  io.Spawn(shard.fetch_waits->Run());
   if (io.shard() == kControllerShard && node.has_stop_source()) io.Spawn(StopWatcher(io, node));
   if (io.shard() == kControllerShard) {
     spdlog::info("runnel listening on {} ({} shard(s)), advertising {}",

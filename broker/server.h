@@ -4,7 +4,8 @@
 // accepted connection on itself (connection.h). A listen or load failure stops the node
 // (Node::Fail) so the process exits non-zero.
 //
-// With more than one shard the port must be fixed (not 0): each shard binds it separately.
+// With port 0 the controller shard binds first; the port it got becomes the node's listen (and,
+// without --advertise, advertised) port, and the other shards bind that port.
 #pragma once
 
 #include "broker/node.h"

@@ -1,15 +1,27 @@
-// Fetch (key 1), versions 4-17, without fetch sessions yet (every fetch is a full fetch and the
-// response carries session id 0, which clients accept as "no session"). Each partition is read
-// on its owner shard up to its partition_max_bytes (the first batch whole, KIP-74) below the
-// high watermark; the request's max_bytes caps the total. While fewer than min_bytes are
-// available the fetch waits (up to max_wait_ms) on the appended Notify of the first partition's
-// shard, then reads again.
+// Fetch (key 1), versions 4-17, with incremental fetch sessions (KIP-227, v7+).
+//
+// Sessions (fetch_session.h): epoch 0 is a full fetch that opens a session when the cache has
+// room (the response carries its id, else 0); epoch -1 is a full fetch without a session; a
+// session id given with either closes that session first. Epoch E > 0 is incremental: the
+// session (found on the shard its id names, through Invoke) must expect E; the request's
+// partitions update or join the session, forgotten_topics_data leave it, and every partition of
+// the session is read at the offset the session remembers. The incremental response carries only
+// the partitions with something to say: records, an error, or a high watermark / last stable
+// offset / log start offset other than the client was last told.
+//
+// Each partition is read on its owner shard up to its partition_max_bytes (the first batch
+// whole, KIP-74) below the high watermark; the request's max_bytes caps the total. While fewer
+// than min_bytes are available the fetch waits (up to max_wait_ms) for an append on any of its
+// partitions, whichever shard owns it (fetch_wait.h), then reads again.
 //
 // Zero-copy: a partition's records go from the segment file to the socket with SendFile
 // (Response::regions); the response header and fields are written with the Writer around them.
 // Reads under kInlineBytesMax are copied instead (the Writer copies small records anyway).
 #include <algorithm>
+#include <map>
 
+#include "broker/fetch_session.h"
+#include "broker/fetch_wait.h"
 #include "broker/handlers/handler.h"
 #include "broker/partitions.h"
 #include "broker/protocol/gen/error_codes.h"
@@ -81,68 +93,185 @@ Task<PartitionRead> ReadPartition(Node& node, Io& io, TopicInfo topic, int32_t p
   co_return co_await ShardCall<PartitionRead>(node, io, owner, std::move(read));
 }
 
-// Waits on `owner`'s appended Notify for up to `timeout`, unless the partition's high watermark
-// already moved past `seen_hwm`.
-Task<bool> WaitForData(Node& node, Io& io, TopicInfo topic, int32_t partition, int64_t seen_hwm,
-                       Duration timeout) {
-  const ShardId owner = node.PartitionShard(topic.name, partition);
-  auto wait = [topic = std::move(topic), partition, seen_hwm,
-               timeout](ShardState& shard) -> Task<bool> {
-    Result<engine::Log*> log = co_await shard.partitions->Get(topic, partition);
-    if (log.ok() && (*log)->high_watermark().value() > seen_hwm) co_return true;
-    co_return co_await shard.partitions->appended().Wait(timeout);
-  };
-  co_return co_await ShardCall<bool>(node, io, owner, std::move(wait));
-}
+// One partition of the fetch: how the client names it, where it is read and what the session
+// remembers of it.
+struct Target {
+  SessionPartitionKey key;
+  const TopicInfo* topic = nullptr;
+  int64_t offset = 0;
+  int32_t max_bytes = 0;
+  ErrorCode error = ErrorCode::kNone;
+  CachedPartition cached;  // incremental fetches: what the client was last told
+};
 
-}  // namespace
+// The session's answer to an incremental request, from its owner shard.
+struct SessionView {
+  ErrorCode error = ErrorCode::kNone;
+  int32_t id = 0;     // 0: the session ended (everything forgotten); answer sessionless
+  int32_t epoch = 0;  // the epoch the session expects next
+  bool uses_topic_ids = false;
+  SessionPartitions partitions;
+};
 
-Task<Result<Response>> HandleFetch(RequestContext& ctx) {
-  RUNNEL_CO_ASSIGN_OR_RETURN(FetchRequest req,
-                             protocol::DecodeRequestBody<FetchRequest>(ctx.frame));
-  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
-  const bool by_id = ctx.version() >= 13;
-  const Instant deadline =
-      ctx.io.clock().Now() + std::chrono::milliseconds(std::max<int32_t>(req.max_wait_ms, 0));
+// The partitions of a request in its own order (duplicates: the last one counts for the
+// session; each is answered).
+struct RequestedPartition {
+  SessionPartitionKey key;
+  int64_t offset = 0;
+  int32_t max_bytes = 0;
+};
 
-  struct Target {
-    const TopicInfo* topic = nullptr;
-    int32_t partition = 0;
-    int64_t offset = 0;
-    uint64_t bytes_max = 0;
-    ErrorCode error = ErrorCode::kNone;
-  };
-  std::vector<Target> targets;
+std::vector<RequestedPartition> RequestedPartitions(const FetchRequest& req, bool by_id) {
+  std::vector<RequestedPartition> out;
   for (const auto& t : req.topics) {
-    const TopicInfo* info = nullptr;
-    if (by_id) {
-      info = meta.FindById(t.topic_id);
-    } else {
-      auto it = meta.topics.find(t.topic);
-      if (it != meta.topics.end()) info = &it->second;
-    }
     for (const auto& p : t.partitions) {
-      Target target;
-      target.topic = info;
-      target.partition = p.partition;
-      target.offset = p.fetch_offset;
-      target.bytes_max = static_cast<uint64_t>(std::max<int32_t>(p.partition_max_bytes, 0));
-      if (info == nullptr) {
-        target.error = by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition;
-      } else if (p.partition < 0 || p.partition >= info->partitions) {
-        target.error = ErrorCode::kUnknownTopicOrPartition;
-      }
-      targets.push_back(target);
+      RequestedPartition r;
+      r.key.topic = by_id ? std::string() : t.topic;
+      r.key.topic_id = by_id ? t.topic_id : protocol::Uuid{};
+      r.key.partition = p.partition;
+      r.offset = p.fetch_offset;
+      r.max_bytes = p.partition_max_bytes;
+      out.push_back(std::move(r));
     }
   }
+  return out;
+}
 
+std::vector<SessionPartitionKey> ForgottenPartitions(const FetchRequest& req, bool by_id) {
+  std::vector<SessionPartitionKey> out;
+  for (const auto& t : req.forgotten_topics_data) {
+    for (int32_t partition : t.partitions) {
+      SessionPartitionKey key;
+      key.topic = by_id ? std::string() : t.topic;
+      key.topic_id = by_id ? t.topic_id : protocol::Uuid{};
+      key.partition = partition;
+      out.push_back(std::move(key));
+    }
+  }
+  return out;
+}
+
+// Closes session `id` (a full fetch naming it); unknown ids are ignored.
+Task<void> CloseSession(Node& node, Io& io, int32_t id) {
+  if (id <= 0) co_return;
+  auto close = [id](ShardState& shard) -> Task<int> {
+    shard.fetch_sessions->Remove(id);
+    co_return 0;
+  };
+  (void)co_await ShardCall<int>(node, io, SessionOwner(id, node.shard_count()), close);
+}
+
+// Checks and applies an incremental request on the session's shard: the epoch must be the one
+// the session expects; the request's partitions join or update the session, forgotten ones
+// leave it; then the epoch moves on. Returns every partition of the session.
+Task<SessionView> UpdateSession(Node& node, Io& io, int32_t id, int32_t epoch, bool by_id,
+                                std::vector<RequestedPartition> requested,
+                                std::vector<SessionPartitionKey> forgotten) {
+  if (id <= 0) {
+    SessionView view;
+    view.error = ErrorCode::kFetchSessionIdNotFound;
+    co_return view;
+  }
+  auto update = [id, epoch, by_id, requested = std::move(requested),
+                 forgotten = std::move(forgotten)](ShardState& shard) -> Task<SessionView> {
+    SessionView view;
+    FetchSessionCache& cache = *shard.fetch_sessions;
+    FetchSession* s = cache.Find(id);
+    if (s == nullptr) {
+      view.error = ErrorCode::kFetchSessionIdNotFound;
+      co_return view;
+    }
+    if (s->epoch != epoch) {
+      view.error = ErrorCode::kInvalidFetchSessionEpoch;
+      co_return view;
+    }
+    if (s->uses_topic_ids != by_id) {
+      view.error = ErrorCode::kFetchSessionTopicIdError;
+      co_return view;
+    }
+    for (const RequestedPartition& r : requested) {
+      CachedPartition& c = s->partitions[r.key];
+      c.fetch_offset = r.offset;
+      c.max_bytes = r.max_bytes;
+    }
+    for (const SessionPartitionKey& key : forgotten) s->partitions.erase(key);
+    if (s->partitions.empty()) {
+      cache.Remove(id);
+      co_return view;  // id 0: sessionless from here on
+    }
+    cache.Touch(*s, shard.io.clock().Now());
+    s->epoch = NextSessionEpoch(s->epoch);
+    view.id = id;
+    view.epoch = s->epoch;
+    view.uses_topic_ids = s->uses_topic_ids;
+    view.partitions = s->partitions;
+    co_return view;
+  };
+  co_return co_await ShardCall<SessionView>(node, io, SessionOwner(id, node.shard_count()),
+                                            std::move(update));
+}
+
+// Remembers what an incremental response told the client, if the session is still at the
+// epoch this request gave it (a later request has newer news otherwise).
+Task<void> RecordSent(Node& node, Io& io, int32_t id, int32_t epoch, SessionPartitions sent) {
+  auto record = [id, epoch, sent = std::move(sent)](ShardState& shard) -> Task<int> {
+    FetchSession* s = shard.fetch_sessions->Find(id);
+    if (s == nullptr || s->epoch != epoch) co_return 0;
+    for (const auto& [key, told] : sent) {
+      auto it = s->partitions.find(key);
+      if (it == s->partitions.end()) continue;
+      it->second.high_watermark = told.high_watermark;
+      it->second.last_stable_offset = told.last_stable_offset;
+      it->second.log_start_offset = told.log_start_offset;
+    }
+    co_return 0;
+  };
+  (void)co_await ShardCall<int>(node, io, SessionOwner(id, node.shard_count()), std::move(record));
+}
+
+// Resolves a partition against the metadata.
+Target MakeTarget(const ClusterMetadata& meta, bool by_id, SessionPartitionKey key, int64_t offset,
+                  int32_t max_bytes) {
+  Target t;
+  t.offset = offset;
+  t.max_bytes = max_bytes;
+  if (by_id) {
+    t.topic = meta.FindById(key.topic_id);
+  } else if (auto it = meta.topics.find(key.topic); it != meta.topics.end()) {
+    t.topic = &it->second;
+  }
+  if (t.topic == nullptr) {
+    t.error = by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition;
+  } else if (key.partition < 0 || key.partition >= t.topic->partitions) {
+    t.error = ErrorCode::kUnknownTopicOrPartition;
+  }
+  t.key = std::move(key);
+  return t;
+}
+
+// What the client would be told about a partition.
+CachedPartition Told(const Target& t, const PartitionRead& r) {
+  CachedPartition c;
+  c.fetch_offset = t.offset;
+  c.max_bytes = t.max_bytes;
+  if (r.error == ErrorCode::kNone) {
+    c.high_watermark = r.high_watermark;
+    c.last_stable_offset = r.high_watermark;
+    c.log_start_offset = r.log_start_offset;
+  }
+  return c;
+}
+
+// Reads every partition, waiting for min_bytes (or an error) until the deadline.
+Task<std::vector<PartitionRead>> ReadAll(RequestContext& ctx, const std::vector<Target>& targets,
+                                         int32_t min_bytes, Instant deadline) {
   std::vector<PartitionRead> reads;
   while (true) {
     std::vector<Task<PartitionRead>> tasks;
     for (const Target& t : targets) {
       if (t.error != ErrorCode::kNone) continue;
-      tasks.push_back(
-          ReadPartition(ctx.node, ctx.io, *t.topic, t.partition, t.offset, t.bytes_max));
+      tasks.push_back(ReadPartition(ctx.node, ctx.io, *t.topic, t.key.partition, t.offset,
+                                    static_cast<uint64_t>(std::max<int32_t>(t.max_bytes, 0))));
     }
     std::vector<PartitionRead> done = co_await WhenAll(std::move(tasks));
     reads.clear();
@@ -162,83 +291,164 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
       any_error = any_error || reads.back().error != ErrorCode::kNone;
     }
     const Instant now = ctx.io.clock().Now();
-    if (total >= static_cast<uint64_t>(std::max<int32_t>(req.min_bytes, 1)) || any_error ||
+    if (total >= static_cast<uint64_t>(std::max<int32_t>(min_bytes, 1)) || any_error ||
         now >= deadline || targets.empty()) {
-      break;
+      co_return reads;
     }
-    const Target& first = targets.front();
-    bool woke = co_await WaitForData(ctx.node, ctx.io, *first.topic, first.partition,
-                                     reads.front().high_watermark, deadline - now);
-    if (!woke && ctx.io.clock().Now() >= deadline) {
-      // Timed out: one last read below so that data that arrived on other shards is returned.
-      continue;
+    // Wait for an append on any of the partitions (on whichever shard owns it), then read again.
+    std::map<ShardId, std::vector<WatchedPartition>> by_owner;
+    for (size_t i = 0; i < targets.size(); i++) {
+      WatchedPartition w;
+      w.topic = *targets[i].topic;
+      w.partition = targets[i].key.partition;
+      w.seen_high_watermark = reads[i].high_watermark;
+      by_owner[ctx.node.PartitionShard(w.topic.name, w.partition)].push_back(std::move(w));
+    }
+    co_await WaitForAppend(ctx.node, ctx.io, ctx.connection_id, std::move(by_owner),
+                           deadline - now);
+    if (ctx.connection_id != 0 && ctx.shard.fetch_waits->IsClosed(ctx.connection_id)) {
+      co_return reads;  // nobody to answer; the writer drops the response
+    }
+  }
+}
+
+// Gives a dropped read's segment references back to their shard (zero-length regions).
+void Drop(PartitionRead& r, Response& out) {
+  for (engine::FileRegion& region : r.regions) {
+    ResponseRegion release;
+    release.file = region.file;
+    release.keep = std::move(region.segment);
+    release.owner = r.owner;
+    out.regions.push_back(std::move(release));
+  }
+  r.regions.clear();
+  r.region_bytes = 0;
+  r.data.clear();
+}
+
+Result<Response> SessionError(const RequestContext& ctx, ErrorCode error) {
+  FetchResponse resp;
+  resp.error_code = static_cast<int16_t>(error);
+  resp.session_id = 0;
+  return EncodeResponse(ctx, resp);
+}
+
+}  // namespace
+
+Task<Result<Response>> HandleFetch(RequestContext& ctx) {
+  RUNNEL_CO_ASSIGN_OR_RETURN(FetchRequest req,
+                             protocol::DecodeRequestBody<FetchRequest>(ctx.frame));
+  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+  const bool by_id = ctx.version() >= 13;
+  const Instant deadline =
+      ctx.io.clock().Now() + std::chrono::milliseconds(std::max<int32_t>(req.max_wait_ms, 0));
+  // Before v7 the request has no session fields: the defaults (id 0, epoch -1) are sessionless.
+  const bool full = req.session_epoch == 0 || req.session_epoch == -1;
+
+  std::vector<Target> targets;
+  SessionView session;
+  if (full) {
+    co_await CloseSession(ctx.node, ctx.io, req.session_id);
+    for (RequestedPartition& r : RequestedPartitions(req, by_id)) {
+      targets.push_back(MakeTarget(meta, by_id, std::move(r.key), r.offset, r.max_bytes));
+    }
+  } else {
+    session =
+        co_await UpdateSession(ctx.node, ctx.io, req.session_id, req.session_epoch, by_id,
+                               RequestedPartitions(req, by_id), ForgottenPartitions(req, by_id));
+    if (session.error != ErrorCode::kNone) co_return SessionError(ctx, session.error);
+    for (const auto& [key, cached] : session.partitions) {
+      Target t = MakeTarget(meta, by_id, key, cached.fetch_offset, cached.max_bytes);
+      t.cached = cached;
+      targets.push_back(std::move(t));
     }
   }
 
+  std::vector<PartitionRead> reads = co_await ReadAll(ctx, targets, req.min_bytes, deadline);
+
   // The request's max_bytes caps the total; the first non-empty partition is always returned.
+  Response out;
   uint64_t budget = static_cast<uint64_t>(std::max<int32_t>(req.max_bytes, 0));
   bool first_data = true;
-  Response out;
   for (PartitionRead& r : reads) {
     if (r.size() == 0) continue;
     if (!first_data && r.size() > budget) {
-      // Dropped: its segment references still go back to their shard (a zero-length region).
-      for (engine::FileRegion& region : r.regions) {
-        ResponseRegion release;
-        release.file = region.file;
-        release.keep = std::move(region.segment);
-        release.owner = r.owner;
-        out.regions.push_back(std::move(release));
-      }
-      r.regions.clear();
-      r.region_bytes = 0;
-      r.data.clear();
+      Drop(r, out);
       continue;
     }
     budget -= std::min<uint64_t>(budget, r.size());
     first_data = false;
   }
 
-  FetchResponse resp;
-  resp.session_id = 0;
-  size_t k = 0;
-  for (const auto& t : req.topics) {
-    FetchResponse::FetchableTopicResponse tr;
-    tr.topic = t.topic;
-    tr.topic_id = t.topic_id;
-    for (const auto& p : t.partitions) {
-      PartitionRead& r = reads[k++];
-      FetchResponse::PartitionData pd;
-      pd.partition_index = p.partition;
-      pd.error_code = static_cast<int16_t>(r.error);
-      pd.high_watermark = r.high_watermark;
-      pd.last_stable_offset = r.high_watermark;
-      pd.log_start_offset = r.log_start_offset;
-      pd.aborted_transactions = std::nullopt;
-      if (r.region_bytes > 0) {
-        pd.records = protocol::RecordsView::Of(std::span(kRecordsHole, r.region_bytes));
-      } else {
-        pd.records = protocol::RecordsView::Of(
-            std::span(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size()));
-      }
-      tr.partitions.push_back(std::move(pd));
+  // Which partitions the response carries: all of a full fetch; of an incremental one those with
+  // records, an error, or offsets the client has not been told yet.
+  std::vector<size_t> answered;
+  SessionPartitions told;
+  for (size_t i = 0; i < targets.size(); i++) {
+    const CachedPartition now = Told(targets[i], reads[i]);
+    if (full || session.id == 0) {
+      answered.push_back(i);
+      told[targets[i].key] = now;
+      continue;
     }
-    resp.responses.push_back(std::move(tr));
+    const CachedPartition& before = targets[i].cached;
+    if (reads[i].size() > 0 || reads[i].error != ErrorCode::kNone ||
+        now.high_watermark != before.high_watermark ||
+        now.last_stable_offset != before.last_stable_offset ||
+        now.log_start_offset != before.log_start_offset) {
+      answered.push_back(i);
+      told[targets[i].key] = now;
+    }
+  }
+
+  FetchResponse resp;
+  if (full && req.session_epoch == 0) {
+    // A new session remembers every partition and what this response tells about it.
+    resp.session_id = ctx.shard.fetch_sessions->MaybeCreate(ctx.io.rng(), ctx.io.clock().Now(),
+                                                            by_id, std::move(told));
+  } else if (!full && session.id != 0) {
+    resp.session_id = session.id;
+    co_await RecordSent(ctx.node, ctx.io, session.id, session.epoch, std::move(told));
+  }
+  for (size_t i : answered) {
+    const Target& t = targets[i];
+    PartitionRead& r = reads[i];
+    if (resp.responses.empty() || resp.responses.back().topic != t.key.topic ||
+        !(resp.responses.back().topic_id == t.key.topic_id)) {
+      FetchResponse::FetchableTopicResponse tr;
+      tr.topic = t.key.topic;
+      tr.topic_id = t.key.topic_id;
+      resp.responses.push_back(std::move(tr));
+    }
+    FetchResponse::PartitionData pd;
+    pd.partition_index = t.key.partition;
+    pd.error_code = static_cast<int16_t>(r.error);
+    pd.high_watermark = r.high_watermark;
+    pd.last_stable_offset = r.high_watermark;
+    pd.log_start_offset = r.log_start_offset;
+    pd.aborted_transactions = std::nullopt;
+    if (r.region_bytes > 0) {
+      pd.records = protocol::RecordsView::Of(std::span(kRecordsHole, r.region_bytes));
+    } else {
+      pd.records = protocol::RecordsView::Of(
+          std::span(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size()));
+    }
+    resp.responses.back().partitions.push_back(std::move(pd));
   }
   protocol::Writer w(1024);
   RUNNEL_CO_TRY(protocol::EncodeResponseFrame(ctx.version(), ctx.correlation_id(), resp, w));
   // Owned slices become bytes; each hole becomes the next zero-copy partition's file regions.
   std::vector<ResponseRegion> releases = std::move(out.regions);
   out.regions.clear();
-  size_t next_read = 0;
+  size_t next = 0;
   for (std::span<const uint8_t> slice : w.Slices()) {
     if (slice.data() != kRecordsHole) {
       out.bytes.insert(out.bytes.end(), slice.begin(), slice.end());
       continue;
     }
-    while (next_read < reads.size() && reads[next_read].region_bytes == 0) next_read++;
-    RUNNEL_ASSERT(next_read < reads.size(), "a records hole without a zero-copy read");
-    PartitionRead& r = reads[next_read++];
+    while (next < answered.size() && reads[answered[next]].region_bytes == 0) next++;
+    RUNNEL_ASSERT(next < answered.size(), "a records hole without a zero-copy read");
+    PartitionRead& r = reads[answered[next++]];
     RUNNEL_ASSERT(slice.size() == r.region_bytes, "hole of {} bytes for {} region bytes",
                   slice.size(), r.region_bytes);
     for (engine::FileRegion& region : r.regions) {

@@ -20,6 +20,8 @@ struct RequestContext {
   ShardState& shard;
   const protocol::RequestFrame& frame;
   const Address& peer;
+  // Unique per connection on its shard (0: none); fetch long polls end when it closes.
+  uint64_t connection_id = 0;
   int16_t version() const { return frame.api_version(); }
   int32_t correlation_id() const { return frame.header.correlation_id; }
 };

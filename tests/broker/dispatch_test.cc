@@ -24,9 +24,7 @@
 #include "broker/protocol/gen/metadata_request.h"
 #include "broker/protocol/gen/metadata_response.h"
 #include "broker/protocol/request.h"
-#include "broker/server.h"
-#include "sim/node.h"
-#include "sim/world.h"
+#include "tests/broker/broker_sim.h"
 
 namespace runnel::broker {
 namespace {
@@ -34,56 +32,6 @@ namespace {
 using namespace protocol;  // NOLINT: test brevity
 using sim::NodeId;
 using sim::SimWorld;
-
-constexpr uint16_t kPort = 9092;
-
-class BrokerSim {
- public:
-  explicit BrokerSim(uint64_t seed) : world_(seed) {
-    config_.listen = Address(SimWorld::AddressOf(1), kPort);
-    config_.data_dir = "/data";
-    config_.smp = 2;
-    sim::NodeOptions opts;
-    opts.shards = 2;
-    opts.boot = [this](sim::SimNode& n) {
-      node_ = std::make_unique<Node>(config_, n.shard_count());
-      for (ShardId s = 0; s < n.shard_count(); s++) n.Spawn(s, RunShard(n.io(s), *node_));
-    };
-    broker_ = world_.AddNode(std::move(opts));
-    sim::NodeOptions client;
-    client.shards = 1;
-    client_ = world_.AddNode(std::move(client));
-  }
-
-  // Runs body on the client node until it finished.
-  bool Run(std::function<Task<void>(Io&)> body) {
-    bool done = false;
-    world_.Spawn(client_, 0,
-                 [](std::function<Task<void>(Io&)> body, Io& io, bool* done) -> Task<void> {
-                   co_await body(io);
-                   *done = true;
-                 }(std::move(body), world_.node(client_).io(0), &done));
-    sim::RunStop stop =
-        world_.RunUntil([&] { return done; }, sim::RunLimits{.steps_max = 20'000'000});
-    EXPECT_TRUE(done) << sim::RunStopName(stop) << " " << world_.failure();
-    return done;
-  }
-
-  void Restart() {
-    world_.StopNode(broker_);
-    world_.StartNode(broker_);
-  }
-
-  Address address() const { return Address(SimWorld::AddressOf(1), kPort); }
-  BrokerConfig& config() { return config_; }
-
- private:
-  SimWorld world_;
-  BrokerConfig config_;
-  std::unique_ptr<Node> node_;
-  NodeId broker_ = 0;
-  NodeId client_ = 0;
-};
 
 Task<Result<std::unique_ptr<Socket>>> Connect(Io& io, Address addr) {
   // The broker may still be starting: retry for a while.
@@ -93,19 +41,6 @@ Task<Result<std::unique_ptr<Socket>>> Connect(Io& io, Address addr) {
     co_await io.Sleep(std::chrono::milliseconds(10));
   }
   co_return Status::Refused("broker never accepted");
-}
-
-template <typename Req>
-Task<Status> SendRequest(Socket& s, int16_t version, const Req& req, int32_t correlation_id) {
-  RequestHeader h;
-  h.request_api_key = Req::kApiKey;
-  h.request_api_version = version;
-  h.correlation_id = correlation_id;
-  h.client_id = "dispatch-test";
-  Writer w;
-  RUNNEL_CO_TRY(EncodeRequestFrame(h, req, w));
-  std::vector<uint8_t> bytes = w.Flatten();
-  co_return co_await s.Send(std::as_bytes(std::span(bytes)));
 }
 
 // ApiVersions v9 (above what we speak): header v2 with version 9, then a v3 body.
@@ -125,16 +60,6 @@ Task<Status> SendApiVersionsAbove(Socket& s, int32_t correlation_id) {
   w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
   std::vector<uint8_t> bytes = w.Flatten();
   co_return co_await s.Send(std::as_bytes(std::span(bytes)));
-}
-
-Task<Result<std::vector<uint8_t>>> ReadFrame(Socket& s) {
-  std::array<std::byte, 4> size_bytes;
-  RUNNEL_CO_TRY(co_await RecvExactly(s, size_bytes));
-  uint32_t size = 0;
-  for (std::byte b : size_bytes) size = (size << 8) | static_cast<uint8_t>(b);
-  std::vector<uint8_t> frame(size);
-  RUNNEL_CO_TRY(co_await RecvExactly(s, std::as_writable_bytes(std::span(frame))));
-  co_return frame;
 }
 
 template <typename Resp>
@@ -259,7 +184,7 @@ TEST(DispatchTest, PipelinedRequestsAreAnsweredInOrder) {
       EXPECT_EQ(m->brokers.size(), 1u);
       if ((m->brokers.size()) != (1u)) co_return;
       EXPECT_EQ(m->brokers[0].host, SimWorld::AddressOf(1));
-      EXPECT_EQ(m->brokers[0].port, kPort);
+      EXPECT_EQ(m->brokers[0].port, BrokerSim::kPort);
     }
     for (int i = 0; i < 20; i++) {
       auto r = co_await ReadResponse<MetadataResponse>(**sock, 1, 100 + i);
