@@ -41,8 +41,11 @@ SMALL_TOPIC = "cv.small"
 # ---- the on-disk format, read independently of the broker -------------------------------------
 
 def stored_batches(broker, topic, partition=0):
-    """(base offset, attributes, record count) of every batch in the partition's segments."""
+    """(base offset, attributes, record count) of every batch in the partition's segments;
+    none while the partition has no directory (its log is created on the first append)."""
     dirs = glob.glob(os.path.join(broker.data_dir, f"{topic}-{partition}-*"))
+    if not dirs:
+        return []
     if len(dirs) != 1:
         raise RuntimeError(f"partition directory of {topic}-{partition}: {dirs}")
     out = []
