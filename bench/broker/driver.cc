@@ -26,6 +26,7 @@ struct Measure {
   uint64_t bytes = 0;
   double seconds = 0;
   double cpu_seconds = 0;  // the broker process's, over the same interval
+  int64_t dirty_mb = -1;   // the kernel's dirty page cache at the start (/proc/meminfo)
 
   double MegabytesPerSecond() const { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
   double MessagesPerSecond() const { return seconds > 0 ? messages / seconds : 0; }
@@ -74,6 +75,18 @@ std::string LoadAverage() {
   std::string one, five, fifteen;
   in >> one >> five >> fifteen;
   return fmt::format("{} {} {}", one, five, fifteen);
+}
+
+// Dirty page cache in MB: runnel's write path costs more CPU while the kernel writes back.
+int64_t DirtyMegabytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit) {
+    if (key == "Dirty:") return kb / 1024;
+  }
+  return -1;
 }
 
 std::string LogTail(const std::string& path) {
@@ -137,7 +150,10 @@ Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c, int round
   LoadSettings settings = o.settings;
   settings.bootstrap = broker.bootstrap;
   double cpu_start = 0;
-  auto on_start = [&] { cpu_start = broker.process->CpuSeconds(); };
+  auto on_start = [&] {
+    m.dirty_mb = DirtyMegabytes();
+    cpu_start = broker.process->CpuSeconds();
+  };
   auto finish = [&](bool ok, const std::string& error, uint64_t messages, uint64_t bytes,
                     double seconds) {
     m.cpu_seconds = broker.process->CpuSeconds() - cpu_start;
@@ -190,9 +206,9 @@ void PrintMeasure(const std::string& broker, const Case& c, int round, const Mea
   }
   fmt::print(
       "  {:<6} {:<34} {:>9} msgs {:>8.1f} MB {:>7.2f} s {:>8.1f} MB/s {:>9.0f} msg/s  "
-      "broker CPU {:>6.2f} s = {:>5.2f} s/GB\n",
+      "broker CPU {:>6.2f} s = {:>5.2f} s/GB  dirty {} MB\n",
       broker, label, m.messages, m.bytes / 1e6, m.seconds, m.MegabytesPerSecond(),
-      m.MessagesPerSecond(), m.cpu_seconds, m.CpuSecondsPerGigabyte());
+      m.MessagesPerSecond(), m.cpu_seconds, m.CpuSecondsPerGigabyte(), m.dirty_mb);
 }
 
 std::string Cell(const std::optional<double>& value, bool ran, const char* format) {
