@@ -4,6 +4,7 @@
 
 #include "broker/connection.h"
 #include "broker/fetch_wait.h"
+#include "broker/handlers/groups.h"
 #include "broker/partitions.h"
 
 namespace runnel::broker {
@@ -60,6 +61,8 @@ Task<void> RunShard(Io& io, Node& node) {
     spdlog::info("cluster {} node {}: {} topic(s) in {}", shard.metadata->state().cluster_id,
                  config.node_id, shard.metadata->state().topics.size(), config.data_dir);
   }
+  // Consumer groups come back from __consumer_offsets in the background.
+  io.Spawn(StartGroupCoordinator(io, node));
   // With port 0 the controller shard binds first and the others take the port it got.
   const bool pick_port = config.listen.port == 0;
   if (pick_port && io.shard() != kControllerShard) co_await WaitForControllerListener(io, node);

@@ -87,6 +87,11 @@ class GroupCoordinator {
 // This shard's coordinator (created on first use).
 GroupCoordinator& Groups(ShardState& shard);
 
+// Started by RunShard on every shard: once the metadata is loaded, if __consumer_offsets exists,
+// replays this shard's partitions of it (so groups and offsets are back, and the expiry loop
+// runs, before any client asks). A shard with no offsets partition does nothing.
+Task<void> StartGroupCoordinator(Io& io, Node& node);
+
 // The __consumer_offsets topic, created (compacted, offsets.topic.num.partitions partitions)
 // if it does not exist yet. Cached per shard after the first look-up.
 Task<Result<TopicInfo>> EnsureOffsetsTopic(Node& node, Io& io);

@@ -50,6 +50,18 @@ GroupCoordinator& Groups(ShardState& shard) {
   return *shard.groups;
 }
 
+Task<void> StartGroupCoordinator(Io& io, Node& node) {
+  ClusterMetadata meta = co_await SnapshotMetadata(node, io);
+  auto it = meta.topics.find(std::string(eg::kOffsetsTopic));
+  if (it == meta.topics.end()) co_return;
+  for (int32_t p = 0; p < it->second.partitions; p++) {
+    if (node.PartitionShard(it->first, p) != io.shard()) continue;
+    Status s = co_await Groups(node.Local(io)).Ready();
+    (void)s;  // logged by Ready; the next group request retries
+    co_return;
+  }
+}
+
 Task<Result<TopicInfo>> EnsureOffsetsTopic(Node& node, Io& io) {
   GroupCoordinator& local = Groups(node.Local(io));
   if (local.offsets_topic().has_value()) co_return *local.offsets_topic();
