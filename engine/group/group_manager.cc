@@ -233,10 +233,20 @@ Task<GroupError> GroupManager::DeleteGroup(std::string group_id) {
   std::vector<TopicPartition> tps;
   for (const auto& [tp, offset] : g->offsets()) tps.push_back(tp);
   // Dead at once, so nothing joins or commits while the tombstones are written.
+  GroupRecord record = g->MakeRecord();
+  std::map<TopicPartition, CommittedOffset> offsets = std::move(g->offsets());
   g->Kill();
   groups_.erase(group_id);
   Status s = co_await ctx_.store.RemoveOffsets(group_id, std::move(tps), /*group_too=*/true);
-  co_return s.ok() ? GroupError::kNone : GroupError::kCoordinatorNotAvailable;
+  if (s.ok()) co_return GroupError::kNone;
+  // Not durably deleted: bring the group back as it was (unless something recreated it), so
+  // memory and the log agree and the client may retry.
+  if (Find(group_id) == nullptr) {
+    Group& back = GetOrCreate(group_id);
+    back.offsets() = std::move(offsets);
+    back.Restore(record);
+  }
+  co_return GroupError::kCoordinatorNotAvailable;
 }
 
 Task<OffsetDeleteResult> GroupManager::DeleteOffsets(std::string group_id,

@@ -88,6 +88,14 @@ TEST_F(OffsetsTest, DeleteGroupOnlyWhenEmpty) {
   EXPECT_EQ(manager_->FetchOffsets("s", std::nullopt).size(), 0u);
   EXPECT_EQ(store_.removes(), 1u);
   EXPECT_EQ(manager_->List().size(), 1u);
+
+  // A deletion the store could not make durable leaves the group as it was.
+  EXPECT_EQ(Await(manager_->CommitOffsets(Standalone("kept", "t", 0, 8))).error, GroupError::kNone);
+  store_.FailWith(Status::Io("sync failed"));
+  EXPECT_EQ(Await(manager_->DeleteGroup("kept")), GroupError::kCoordinatorNotAvailable);
+  ASSERT_NE(manager_->Find("kept"), nullptr);
+  EXPECT_EQ(manager_->Find("kept")->state(), GroupState::kEmpty);
+  EXPECT_EQ(manager_->FetchOffsets("kept", std::nullopt).at(0).second.offset, 8);
 }
 
 TEST_F(OffsetsTest, DeleteOffsetsRefusesSubscribedTopics) {
