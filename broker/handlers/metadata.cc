@@ -4,12 +4,12 @@
 // auto.create.topics.enable is on and the request allows it (v4+ field; always before v4).
 #include <spdlog/spdlog.h>
 
+#include "broker/handlers/groups.h"
 #include "broker/handlers/handler.h"
 #include "broker/protocol/gen/error_codes.h"
 #include "broker/protocol/gen/metadata_request.h"
 #include "broker/protocol/gen/metadata_response.h"
 #include "broker/topic_ops.h"
-#include "engine/group/offsets_topic.h"
 
 namespace runnel::broker {
 
@@ -52,16 +52,25 @@ Task<Result<Response>> HandleMetadata(RequestContext& ctx) {
   ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
   if (!all_topics && may_create) {
     std::vector<std::string> missing;
+    bool create_offsets_topic = false;
     for (const auto& t : *req.topics) {
       if (t.name.has_value() && IsValidTopicName(*t.name) && !meta.topics.contains(*t.name)) {
+        // The offsets topic is the group coordinator's: made with its own partition count and
+        // compaction, never with the auto-create defaults.
+        if (*t.name == engine::group::kOffsetsTopic) {
+          create_offsets_topic = true;
+          continue;
+        }
         missing.push_back(*t.name);
       }
     }
+    if (create_offsets_topic) (void)co_await EnsureOffsetsTopic(ctx.node, ctx.io);
     if (!missing.empty()) {
       Status s = co_await AutoCreateTopics(ctx.node, ctx.io, std::move(missing));
       if (!s.ok()) spdlog::warn("auto-create for {} failed: {}", ctx.peer.ToString(), s.ToString());
-      meta = co_await SnapshotMetadata(ctx.node, ctx.io);
     }
+    if (create_offsets_topic || !missing.empty())
+      meta = co_await SnapshotMetadata(ctx.node, ctx.io);
   }
 
   MetadataResponse resp;

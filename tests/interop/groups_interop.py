@@ -77,6 +77,28 @@ def produce(broker, topic, partitions, per_partition, prefix):
     check(p.flush(30) == 0, f"produce to {topic}")
 
 
+# ---- the offsets topic ------------------------------------------------------------------
+
+def offsets_topic(broker):
+    """A client's Metadata for __consumer_offsets creates it the coordinator's way (50
+    partitions, compacted), not with the auto-create defaults, and lists it as internal."""
+    from kafka import KafkaProducer
+    c = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    parts = c.partitions_for("__consumer_offsets")  # Metadata v1 naming it: auto-create applies
+    check(parts == set(range(50)), f"__consumer_offsets has 50 partitions: {parts}")
+    cluster = c._metadata
+    check("__consumer_offsets" in cluster.topics(exclude_internal_topics=False) and
+          "__consumer_offsets" not in cluster.topics(exclude_internal_topics=True),
+          "Metadata marks __consumer_offsets internal")
+    c.close()
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    res = ConfigResource(ConfigResource.Type.TOPIC, "__consumer_offsets")
+    configs = admin.describe_configs([res])[res].result(timeout=10)
+    check(configs["cleanup.policy"].value == "compact",
+          f"__consumer_offsets is compacted: {configs['cleanup.policy'].value}")
+
+
 # ---- kcat -G ------------------------------------------------------------------------------
 
 def kcat_group(kcat_bin, broker):
@@ -334,6 +356,7 @@ def main():
         "--group.initial.rebalance.delay.ms", "300", "--group.min.session.timeout.ms", "1000"])
     try:
         broker.start()
+        offsets_topic(broker)
         kcat_group(args.kcat, broker)
         kafka_python_group(broker)
         confluent_group(broker)
