@@ -320,6 +320,34 @@ def confluent_group(broker):
     c.close()
 
 
+def confluent_static_members(broker):
+    """KIP-345 with librdkafka: a static member that restarts (a new process with the same
+    group.instance.id, within its session) takes back its partitions without a rebalance."""
+    topic, group = "ck.static", "ck-static"
+    create_topic(broker, topic, 4)
+    b_assigns = []
+    static = {"session.timeout.ms": 6000}
+    a = ck_consumer(broker, group, **{"group.instance.id": "instance-a"}, **static)
+    b = ck_consumer(broker, group, **{"group.instance.id": "instance-b"}, **static)
+    a.subscribe([topic])
+    b.subscribe([topic], on_assign=lambda c, parts: b_assigns.append(len(parts)))
+    ok = poll_until([a, b], lambda: len(a.assignment()) == 2 and len(b.assignment()) == 2, 60)
+    check(ok, f"two static members split 4 partitions: {a.assignment()} {b.assignment()}")
+    a_parts = sorted(tp.partition for tp in a.assignment())
+    b_parts = sorted(tp.partition for tp in b.assignment())
+    a.close()  # a static member does not leave the group on close
+    a2 = ck_consumer(broker, group, **{"group.instance.id": "instance-a"}, **static)
+    a2.subscribe([topic])
+    ok = poll_until([a2, b], lambda: len(a2.assignment()) == 2, 30)
+    poll_until([a2, b], lambda: False, 1.0)  # give a rebalance, if any, the chance to show
+    check(ok and sorted(tp.partition for tp in a2.assignment()) == a_parts,
+          f"the restarted static member got its partitions back: {a2.assignment()} vs {a_parts}")
+    check(sorted(tp.partition for tp in b.assignment()) == b_parts and b_assigns == [2],
+          f"the other member saw no rebalance: assignments {b_assigns}")
+    a2.close()
+    b.close()
+
+
 # ---- restart ------------------------------------------------------------------------------
 
 def restart_keeps_groups(broker):
@@ -360,6 +388,7 @@ def main():
         kcat_group(args.kcat, broker)
         kafka_python_group(broker)
         confluent_group(broker)
+        confluent_static_members(broker)
         restart_keeps_groups(broker)
         code = broker.stop(signal.SIGTERM)
         check(code == 0, f"SIGTERM exit 0, got {code}")
