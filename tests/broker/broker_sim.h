@@ -4,6 +4,7 @@
 // broker's per-shard state (shard()) between its requests.
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -100,6 +101,33 @@ inline Task<Result<std::vector<uint8_t>>> ReadFrame(Socket& s) {
   std::vector<uint8_t> frame(size);
   RUNNEL_CO_TRY(co_await RecvExactly(s, std::as_writable_bytes(std::span(frame))));
   co_return frame;
+}
+
+// A decoded response and the frame it was decoded from (its records views point into it).
+template <typename Resp>
+struct DecodedResponse {
+  std::vector<uint8_t> frame;
+  Resp body;
+};
+
+// Reads one response to request `correlation_id` of `version` and decodes it.
+template <typename Resp>
+Task<Result<DecodedResponse<Resp>>> ReadDecoded(Socket& s, int16_t version,
+                                                int32_t correlation_id) {
+  DecodedResponse<Resp> out;
+  RUNNEL_CO_ASSIGN_OR_RETURN(out.frame, co_await ReadFrame(s));
+  protocol::Reader r(out.frame);
+  RUNNEL_CO_ASSIGN_OR_RETURN(
+      protocol::ResponseHeader h,
+      protocol::ResponseHeader::Decode(
+          protocol::ResponseHeaderVersion(*protocol::FindApi(Resp::kApiKey), version), r));
+  if (h.correlation_id != correlation_id) {
+    co_return Status::Corruption(
+        fmt::format("correlation id {} for request {}", h.correlation_id, correlation_id));
+  }
+  RUNNEL_CO_TRY(out.body.DecodeFrom(version, r));
+  if (!r.empty()) co_return Status::Corruption("trailing bytes in response");
+  co_return out;
 }
 
 }  // namespace runnel::broker

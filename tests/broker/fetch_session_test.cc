@@ -94,24 +94,12 @@ Task<Result<Client>> ConnectToShard(BrokerSim& sim, Io& io, ShardId want) {
   co_return Status::Corruption("no connection reached the shard");
 }
 
-// A decoded response and the frame its records views point into.
 template <typename Resp>
-struct Answer {
-  std::vector<uint8_t> frame;
-  Resp body;
-};
+using Answer = DecodedResponse<Resp>;
 
 template <typename Resp>
 Task<Result<Answer<Resp>>> Receive(Client& c, int16_t version, int32_t correlation_id) {
-  Answer<Resp> out;
-  RUNNEL_CO_ASSIGN_OR_RETURN(out.frame, co_await ReadFrame(*c.socket));
-  Reader r(out.frame);
-  RUNNEL_CO_ASSIGN_OR_RETURN(
-      ResponseHeader h,
-      ResponseHeader::Decode(ResponseHeaderVersion(*FindApi(Resp::kApiKey), version), r));
-  if (h.correlation_id != correlation_id) co_return Status::Corruption("correlation id");
-  RUNNEL_CO_TRY(out.body.DecodeFrom(version, r));
-  co_return out;
+  co_return co_await ReadDecoded<Resp>(*c.socket, version, correlation_id);
 }
 
 template <typename Resp, typename Req>

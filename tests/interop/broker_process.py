@@ -1,11 +1,16 @@
 """Starts and stops a real runnel process for interop tests (stdlib only)."""
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+
+
+LISTENING = re.compile(r"runnel listening on 127\.0\.0\.1:(\d+) \(\d+ shard\(s\)\), "
+                       r"advertising [^:\s]+:(\d+)")
 
 
 def free_port():
@@ -17,13 +22,16 @@ def free_port():
 class Broker:
     """A runnel process on 127.0.0.1:<free port> with a temporary data dir."""
 
-    def __init__(self, binary, smp=2, extra=(), data_dir=None, port=None):
+    def __init__(self, binary, smp=2, extra=(), data_dir=None, port=None, port_zero=False):
+        """port_zero: listen on 127.0.0.1:0 and take the port the broker reports in its log."""
         self.binary = binary
         self.smp = smp
         self.extra = list(extra)
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="runnel-interop-")
-        self.port = port or free_port()
+        self.port_zero = port_zero
+        self.port = None if port_zero else (port or free_port())
+        self.advertised_port = None
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
 
@@ -32,15 +40,28 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, wait_s=20):
+        log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self.log = open(self.log_path, "ab")
+        listen = "127.0.0.1:0" if self.port_zero else self.bootstrap
         self.proc = subprocess.Popen(
-            [self.binary, "--listen", self.bootstrap, "--data-dir", self.data_dir,
+            [self.binary, "--listen", listen, "--data-dir", self.data_dir,
              "--smp", str(self.smp)] + self.extra,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"runnel exited with {self.proc.returncode}: {self.logs()}")
+            if self.port_zero:
+                # This start's "runnel listening on HOST:PORT (N shard(s)), advertising H:P".
+                with open(self.log_path, "rb") as f:
+                    f.seek(log_start)
+                    m = LISTENING.search(f.read().decode(errors="replace"))
+                if m:
+                    self.port = int(m.group(1))
+                    self.advertised_port = int(m.group(2))
+                    return self
+                time.sleep(0.05)
+                continue
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self

@@ -9,13 +9,11 @@ port is read from its log. kcat produces the records and consumes them back thro
 """
 import argparse
 import os
-import re
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from broker_process import Broker  # noqa: E402
@@ -32,29 +30,6 @@ def check(cond, what):
     else:
         CHECKS["failed"] += 1
         print("FAILED:", what, flush=True)
-
-
-class PortZeroBroker(Broker):
-    """A Broker started with --listen 127.0.0.1:0; the port is the one the broker logs."""
-
-    def start(self, wait_s=20):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-             "--smp", str(self.smp)] + self.extra,
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"runnel exited with {self.proc.returncode}: {self.logs()}")
-            m = re.search(r"runnel listening on 127\.0\.0\.1:(\d+) \((\d+) shard\(s\)\), "
-                          r"advertising 127\.0\.0\.1:(\d+)", self.logs())
-            if m:
-                self.port = int(m.group(1))
-                self.advertised_port = int(m.group(3))
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("runnel did not report its port in time: " + self.logs())
 
 
 # --- the wire -----------------------------------------------------------------------------
@@ -306,7 +281,7 @@ def main():
     ap.add_argument("--runnel", required=True)
     ap.add_argument("--kcat", required=True)
     args = ap.parse_args()
-    broker = PortZeroBroker(args.runnel, smp=2, extra=["--num.partitions", "3"])
+    broker = Broker(args.runnel, smp=2, extra=["--num.partitions", "3"], port_zero=True)
     try:
         broker.start()
         port_zero_checks(args.kcat, broker)
