@@ -87,6 +87,11 @@ Task<Result<Response>> HandleListGroups(RequestContext& ctx) {
       co_return EncodeResponse(ctx, resp);
     }
   }
+  if (!Groups(ctx.shard).offsets_topic().has_value()) {
+    // No offsets topic, no groups: listing them does not create it.
+    ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+    if (!meta.topics.contains(std::string(eg::kOffsetsTopic))) co_return EncodeResponse(ctx, resp);
+  }
   Result<TopicInfo> topic = co_await EnsureOffsetsTopic(ctx.node, ctx.io);
   if (!topic.ok()) {
     resp.error_code = Wire(GroupError::kCoordinatorNotAvailable);

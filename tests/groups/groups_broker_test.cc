@@ -155,6 +155,11 @@ TEST(GroupsBrokerTest, MembershipOffsetsAndListingsSurviveARestart) {
     EXPECT_TRUE(sock.ok());
     if (!sock.ok()) co_return;
     Socket& s = **sock;
+    const ListGroupsRequest list_none;
+    auto none = co_await Call<ListGroupsResponse>(s, 4, list_none, 1);
+    EXPECT_TRUE(none.ok() && none->groups.empty() && none->error_code == 0);
+    EXPECT_FALSE(sim.node().Metadata(sim.shard(0).io).state().topics.contains("__consumer_offsets"))
+        << "listing groups does not create the offsets topic";
     FindCoordinatorRequest find;
     find.key = g0;
     auto coordinator = co_await Call<FindCoordinatorResponse>(s, 3, find, 1);
