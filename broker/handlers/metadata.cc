@@ -64,13 +64,13 @@ Task<Result<Response>> HandleMetadata(RequestContext& ctx) {
         missing.push_back(*t.name);
       }
     }
+    const bool created = create_offsets_topic || !missing.empty();
     if (create_offsets_topic) (void)co_await EnsureOffsetsTopic(ctx.node, ctx.io);
     if (!missing.empty()) {
       Status s = co_await AutoCreateTopics(ctx.node, ctx.io, std::move(missing));
       if (!s.ok()) spdlog::warn("auto-create for {} failed: {}", ctx.peer.ToString(), s.ToString());
     }
-    if (create_offsets_topic || !missing.empty())
-      meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+    if (created) meta = co_await SnapshotMetadata(ctx.node, ctx.io);
   }
 
   MetadataResponse resp;
