@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <memory>
+#include <set>
 
 #include "broker/fetch_wait.h"
 #include "broker/node.h"
@@ -246,6 +248,42 @@ Status StatusOf(const Result<T>& r) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
+// The cache alone: ids name their shard, epochs wrap, slots split over the shards.
+TEST(FetchSessionCacheTest, IdsNameTheirShardEpochsWrapSlotsSplit) {
+  Rng rng(7);
+  FetchSessionCache cache(/*shard=*/2, /*shard_count=*/3, /*slots_max=*/50);
+  std::set<int32_t> ids;
+  for (int i = 0; i < 50; i++) {
+    SessionPartitions parts;
+    parts[SessionPartitionKey{"t", Uuid{}, i}] = CachedPartition{};
+    const int32_t id = cache.MaybeCreate(rng, Instant{}, false, std::move(parts));
+    EXPECT_GT(id, 0);
+    EXPECT_EQ(SessionOwner(id, 3), 2u);
+    ids.insert(id);
+    FetchSession* s = cache.Find(id);
+    EXPECT_TRUE(s != nullptr && s->epoch == 1 && s->partitions.size() == 1u);
+  }
+  EXPECT_EQ(ids.size(), 50u);
+  // Full, nothing old enough to evict: no session.
+  EXPECT_EQ(cache.MaybeCreate(rng, Instant{}, false, SessionPartitions{}), 0);
+  EXPECT_TRUE(cache.Remove(*ids.begin()));
+  EXPECT_FALSE(cache.Remove(*ids.begin()));
+  EXPECT_EQ(cache.size(), 49u);
+
+  EXPECT_EQ(NextSessionEpoch(0), 1);
+  EXPECT_EQ(NextSessionEpoch(41), 42);
+  EXPECT_EQ(NextSessionEpoch(std::numeric_limits<int32_t>::max()), 1);
+  EXPECT_EQ(NextSessionEpoch(-1), -1);
+
+  EXPECT_EQ(SessionSlotsOfShard(1000, 0, 3), 334u);
+  EXPECT_EQ(SessionSlotsOfShard(1000, 1, 3), 333u);
+  EXPECT_EQ(SessionSlotsOfShard(1000, 2, 3), 333u);
+  EXPECT_EQ(SessionSlotsOfShard(1, 1, 2), 0u);
+  EXPECT_EQ(SessionSlotsOfShard(0, 0, 1), 0u);
+  FetchSessionCache none(0, 1, 0);
+  EXPECT_EQ(none.MaybeCreate(rng, Instant{}, false, SessionPartitions{}), 0);
+}
+
 TEST(FetchSessionTest, FullIncrementalForgottenFinal) {
   BrokerSim sim(11, 2);
   sim.Run([&](Io& io) -> Task<void> {
@@ -318,6 +356,28 @@ TEST(FetchSessionTest, FullIncrementalForgottenFinal) {
     EXPECT_EQ(co_await FetchErrorOf(*c, kFetchVersion, after),
               Err(ErrorCode::kFetchSessionIdNotFound));
   });
+}
+
+// Session ids come from the shard's Rng: the same seed opens the same session ids.
+TEST(FetchSessionTest, SameSeedSameSessionIds) {
+  std::vector<int32_t> runs[2];
+  for (auto& ids : runs) {
+    BrokerSim sim(21, 2);
+    sim.Run([&](Io& io) -> Task<void> {
+      auto c = co_await Connect(sim, io);
+      CO_ASSERT_OK(StatusOf(c));
+      CO_ASSERT_OK(co_await CreateTopic(*c, "d", 1));
+      for (int i = 0; i < 3; i++) {
+        const FetchRequest full = FetchOf("d", {{0, 0}}, 0, 0);
+        auto r = co_await Call<FetchResponse>(*c, kFetchVersion, full);
+        CO_ASSERT_OK(StatusOf(r));
+        ids.push_back(r->body.session_id);
+      }
+    });
+  }
+  EXPECT_EQ(runs[0].size(), 3u);
+  EXPECT_EQ(runs[0], runs[1]);
+  EXPECT_EQ(std::set<int32_t>(runs[0].begin(), runs[0].end()).size(), 3u);
 }
 
 TEST(FetchSessionTest, EpochErrorsAndUnknownIds) {
