@@ -8,9 +8,9 @@
 // 1, no compression and GZIP (kafkajs' built-in codec; the others need plugins), an idempotent
 // producer, sendBatch over two topics. Reading back: every record of every partition through
 // kafkajs' own Fetch (its cluster and broker objects, no group), checked exactly — key, value,
-// headers, timestamp, dense offsets. The group consumer (consumer.run) runs when the broker
-// advertises the group APIs; when it does not, the run says so in a "NOT RUN:" line (consumer
-// groups are not implemented yet) and the rest still must pass. Exit 0 only if every check
+// headers, timestamp, dense offsets — and again through a group consumer (consumer.run). Should
+// the broker not advertise the group APIs, the run says so in a "NOT RUN:" line for that part
+// and the rest still must pass. Exit 0 only if every check
 // passed; failures print "FAILED:" lines. Started by run_with_broker.py.
 'use strict'
 
