@@ -320,6 +320,33 @@ TEST(GroupsBrokerTest, MembershipOffsetsAndListingsSurviveARestart) {
   });
 }
 
+TEST(GroupsBrokerTest, GroupSettingsParseValidateAndReachTheCoordinator) {
+  BrokerConfig c;
+  EXPECT_EQ(c.group_initial_rebalance_delay_ms, 3000);
+  EXPECT_EQ(c.offsets_topic_num_partitions, 50);
+  EXPECT_TRUE(ApplySetting(c, "group.initial.rebalance.delay.ms", "0").ok());
+  EXPECT_TRUE(ApplySetting(c, "group.min.session.timeout.ms", "1000").ok());
+  EXPECT_TRUE(ApplySetting(c, "offsets.retention.minutes", "60").ok());
+  EXPECT_TRUE(ApplySetting(c, "offset.metadata.max.bytes", "10").ok());
+  EXPECT_FALSE(ApplySetting(c, "offsets.topic.num.partitions", "0").ok());
+  EXPECT_FALSE(ApplySetting(c, "group.max.size", "-1").ok());
+  EXPECT_TRUE(Validate(c).ok());
+  engine::group::GroupConfig g = GroupConfigOf(c);
+  EXPECT_EQ(g.initial_rebalance_delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(g.session_timeout_min, std::chrono::milliseconds(1000));
+  EXPECT_EQ(g.offsets_retention, std::chrono::minutes(60));
+  EXPECT_EQ(g.offset_metadata_bytes_max, 10u);
+  EXPECT_TRUE(ApplySetting(c, "group.max.session.timeout.ms", "999").ok());
+  Status bad = Validate(c);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("group.min.session.timeout.ms"), std::string::npos) << bad.message();
+  bool listed = false;
+  for (const auto& [name, value] : DescribeSettings(c)) {
+    if (name == "offsets.retention.minutes") listed = value == "60";
+  }
+  EXPECT_TRUE(listed) << "DescribeConfigs (BROKER) shows the group settings";
+}
+
 // Acknowledged commits survive a power loss: a client commits offsets 1, 2, 3, ... one after
 // the other while the broker node loses power at a seed-chosen moment (unsynced writes are
 // kept, dropped or torn). After the restart the committed offset is the last acknowledged one
