@@ -347,10 +347,11 @@ TEST(GroupsBrokerTest, GroupSettingsParseValidateAndReachTheCoordinator) {
   EXPECT_TRUE(listed) << "DescribeConfigs (BROKER) shows the group settings";
 }
 
-// Acknowledged commits survive a power loss: a client commits offsets 1, 2, 3, ... one after
-// the other while the broker node loses power at a seed-chosen moment (unsynced writes are
-// kept, dropped or torn). After the restart the committed offset is the last acknowledged one
-// or the one in flight, never older (a committed offset never goes back).
+// Acknowledged commits survive a power loss: a client joins a group (its SyncGroup answer means
+// the generation is stored), then commits offsets 1, 2, 3, ... one after the other while the broker
+// node loses power at a seed-chosen moment (unsynced writes are kept, dropped or torn). After the
+// restart the committed offset is the last acknowledged one or the one in flight, never older (a
+// committed offset never goes back).
 TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
   for (uint64_t seed = 1; seed <= 8; seed++) {
     sim::SimWorld world(seed);
@@ -373,6 +374,9 @@ TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
     world.Spawn(client, 0, [](Io& io, Address addr, std::shared_ptr<int64_t> acked) -> Task<void> {
       auto sock = co_await Connect(io, addr);
       if (!sock.ok()) co_return;
+      const std::vector<uint8_t> assignment = {4, 2};
+      auto [member, generation] = co_await JoinAndSync(**sock, "crash-members", assignment);
+      EXPECT_EQ(generation, 1);
       for (int64_t i = 1; i <= 100000; i++) {
         auto r =
             co_await Call<OffsetCommitResponse>(**sock, 7, Commit("crash-group", "", -1, i), 1);
@@ -389,17 +393,28 @@ TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
     world.StartNode(broker);
     auto fetched = std::make_shared<int64_t>(-2);
     bool done = false;
-    world.Spawn(client, 0,
-                [](Io& io, Address addr, std::shared_ptr<int64_t> out, bool* done) -> Task<void> {
-                  auto sock = co_await Connect(io, addr);
-                  if (sock.ok()) {
-                    auto r =
-                        co_await Call<OffsetFetchResponse>(**sock, 5, FetchAll("crash-group"), 2);
-                    if (r.ok() && !r->topics.empty())
-                      *out = r->topics[0].partitions.at(0).committed_offset;
-                  }
-                  *done = true;
-                }(world.node(client).io(0), addr, fetched, &done));
+    world.Spawn(
+        client, 0,
+        [](Io& io, Address addr, std::shared_ptr<int64_t> out, bool* done) -> Task<void> {
+          auto sock = co_await Connect(io, addr);
+          if (sock.ok()) {
+            auto r = co_await Call<OffsetFetchResponse>(**sock, 5, FetchAll("crash-group"), 2);
+            if (r.ok() && !r->topics.empty()) *out = r->topics[0].partitions.at(0).committed_offset;
+            // The generation was acknowledged (SyncGroup answered) before the crash.
+            DescribeGroupsRequest describe;
+            describe.groups = {"crash-members"};
+            auto d = co_await Call<DescribeGroupsResponse>(**sock, 5, describe, 3);
+            EXPECT_TRUE(d.ok() && d->groups.size() == 1);
+            if (d.ok() && d->groups.size() == 1) {
+              EXPECT_EQ(d->groups[0].group_state, "Stable");
+              EXPECT_EQ(d->groups[0].members.size(), 1u);
+              if (d->groups[0].members.size() == 1) {
+                EXPECT_EQ(d->groups[0].members[0].member_assignment, (std::vector<uint8_t>{4, 2}));
+              }
+            }
+          }
+          *done = true;
+        }(world.node(client).io(0), addr, fetched, &done));
     world.RunUntil([&] { return done; }, sim::RunLimits{.steps_max = 20'000'000});
     ASSERT_TRUE(done) << "seed " << seed;
     EXPECT_GE(*fetched, acked_at_crash) << "seed " << seed << ": an acknowledged commit was lost";
