@@ -37,7 +37,7 @@ Task<void> StopWatcher(Io& io, Node& node) {
   node.Stop();
 }
 
-// Waits until the controller shard's listener is bound (--listen with port 0).
+// Waits until the controller shard's listener is bound (it may have picked the port).
 Task<void> WaitForControllerListener(Io& io, Node& node) {
   auto wait = [](ShardState& controller) -> Task<int> {
     while (!controller.listening) (void)co_await controller.listening_changed.Wait();
@@ -63,12 +63,12 @@ Task<void> RunShard(Io& io, Node& node) {
   }
   // Consumer groups come back from __consumer_offsets in the background.
   io.Spawn(StartGroupCoordinator(io, node));
-  // With port 0 the controller shard binds first and the others take the port it got.
-  const bool pick_port = config.listen.port == 0;
-  if (pick_port && io.shard() != kControllerShard) co_await WaitForControllerListener(io, node);
+  // The controller shard binds first; the others follow once it has (with port 0 they take the
+  // port it got). They read the listen address only after hearing back from it, through the
+  // mailboxes, so SetBoundPort's write is ordered before their reads.
+  if (io.shard() != kControllerShard) co_await WaitForControllerListener(io, node);
   ListenOptions options;
   options.reuse_port = true;
-  // A named local: the listen address is read only now (SetBoundPort may have changed it).
   const Address listen_at = config.listen;
   Result<std::unique_ptr<Listener>> listener = co_await io.net().Listen(listen_at, options);
   if (!listener.ok()) {
@@ -78,7 +78,7 @@ Task<void> RunShard(Io& io, Node& node) {
     co_return;
   }
   if (io.shard() == kControllerShard) {
-    if (pick_port) node.SetBoundPort((*listener)->local().port);
+    if (listen_at.port == 0) node.SetBoundPort((*listener)->local().port);
     shard.listening = true;
     shard.listening_changed.NotifyAll();
   }

@@ -4,8 +4,8 @@
 // accepted connection on itself (connection.h). A listen or load failure stops the node
 // (Node::Fail) so the process exits non-zero.
 //
-// With port 0 the controller shard binds first; the port it got becomes the node's listen (and,
-// without --advertise, advertised) port, and the other shards bind that port.
+// The controller shard binds first and the other shards after it; with port 0 the port it got
+// becomes the node's listen (and, without --advertise, advertised) port, which they bind too.
 #pragma once
 
 #include "broker/node.h"
