@@ -9,6 +9,7 @@
 - confluent-kafka: a rebalance when a member leaves, and when a member stops heartbeating
   (a consumer process killed with SIGKILL: its session expires); committed offsets are visible
   to a new member; AdminClient.list_groups (ListGroups + DescribeGroups).
+- confluent-kafka static members (KIP-345) and the cooperative-sticky assignor.
 - Restart: SIGKILL the broker, start it again: committed offsets and the group list are intact
   (they were replayed from __consumer_offsets).
 
@@ -348,6 +349,26 @@ def confluent_static_members(broker):
     b.close()
 
 
+def confluent_cooperative(broker):
+    """librdkafka's cooperative-sticky assignor (incremental rebalances: two JoinGroup rounds
+    over the classic protocol): a joiner takes half, a leaver's half goes back."""
+    topic, group = "ck.coop", "ck-coop"
+    create_topic(broker, topic, 4)
+    kw = {"partition.assignment.strategy": "cooperative-sticky"}
+    a = ck_consumer(broker, group, **kw)
+    a.subscribe([topic])
+    check(poll_until([a], lambda: len(a.assignment()) == 4, 30),
+          f"one cooperative member has all 4: {a.assignment()}")
+    c = ck_consumer(broker, group, **kw)
+    c.subscribe([topic])
+    ok = poll_until([a, c], lambda: len(a.assignment()) == 2 and len(c.assignment()) == 2, 60)
+    check(ok, f"a second cooperative member takes 2: {len(a.assignment())} {len(c.assignment())}")
+    c.close()
+    check(poll_until([a], lambda: len(a.assignment()) == 4, 30),
+          f"after it left the first has 4 again: {len(a.assignment())}")
+    a.close()
+
+
 # ---- restart ------------------------------------------------------------------------------
 
 def restart_keeps_groups(broker):
@@ -389,6 +410,7 @@ def main():
         kafka_python_group(broker)
         confluent_group(broker)
         confluent_static_members(broker)
+        confluent_cooperative(broker)
         restart_keeps_groups(broker)
         code = broker.stop(signal.SIGTERM)
         check(code == 0, f"SIGTERM exit 0, got {code}")
