@@ -616,55 +616,69 @@ TEST(FetchSessionTest, TopicIdSessionsForgetById) {
 
 // Long polling: an append on a partition owned by another shard than the first partition's
 // wakes the fetch long before max_wait; with nothing appended the deadline holds; the watches
-// are all gone afterwards.
-TEST(FetchWaitTest, AppendOnAnyShardWakesTheFetch) {
-  BrokerSim sim(17, 2);
+// are all gone afterwards. The fetch covers one partition of every shard (the first on shard
+// 0); the append goes to the last shard's. Run with 2 and 4 shards.
+void AppendOnLastShardWakes(uint64_t seed, uint32_t shards) {
+  BrokerSim sim(seed, shards);
   sim.Run([&](Io& io) -> Task<void> {
     auto c = co_await Connect(sim, io);
     CO_ASSERT_OK(StatusOf(c));
     auto producer = co_await Connect(sim, io);
     CO_ASSERT_OK(StatusOf(producer));
-    CO_ASSERT_OK(co_await CreateTopic(*c, "w", 8));
-    // One partition on each shard, the first of the fetch on shard 0.
-    int32_t on0 = -1;
-    int32_t on1 = -1;
-    for (int32_t p = 0; p < 8; p++) {
+    constexpr int32_t kPartitions = 32;
+    CO_ASSERT_OK(co_await CreateTopic(*c, "w", kPartitions));
+    std::vector<int32_t> on(shards, -1);  // a partition of each shard
+    for (int32_t p = 0; p < kPartitions; p++) {
       ShardId s = sim.node().PartitionShard("w", p);
-      if (s == 0 && on0 < 0) on0 = p;
-      if (s == 1 && on1 < 0) on1 = p;
+      if (on[s] < 0) on[s] = p;
     }
-    EXPECT_TRUE(on0 >= 0 && on1 >= 0);
-    if (on0 < 0 || on1 < 0) co_return;
-    FetchRequest poll = FetchOf("w", {{on0, 0}, {on1, 0}}, 0, -1);
+    std::vector<std::pair<int32_t, int64_t>> parts;
+    for (int32_t p : on) {
+      EXPECT_GE(p, 0);
+      if (p < 0) co_return;
+      parts.emplace_back(p, 0);
+    }
+    const int32_t last = on.back();
+    FetchRequest poll = FetchOf("w", parts, 0, -1);
     poll.max_wait_ms = 10000;
     poll.min_bytes = 1;
     const Instant start = io.clock().Now();
     CO_ASSERT_OK(co_await SendRequest(*c->socket, kFetchVersion, poll, 100));
     co_await io.Sleep(std::chrono::milliseconds(200));
     // The fetch is waiting, with one watch on each shard.
-    EXPECT_EQ(sim.shard(0).fetch_waits->watches() + sim.shard(1).fetch_waits->watches(), 2u);
-    CO_ASSERT_OK(StatusOf(co_await Produce(*producer, "w", on1, 3)));
+    for (ShardId s = 0; s < shards; s++) {
+      EXPECT_EQ(sim.shard(s).fetch_waits->watches(), 1u) << s;
+    }
+    CO_ASSERT_OK(StatusOf(co_await Produce(*producer, "w", last, 3)));
     auto r = co_await Receive<FetchResponse>(*c, kFetchVersion, 100);
     CO_ASSERT_OK(StatusOf(r));
     const Duration waited = io.clock().Now() - start;
     auto seen = Partitions(r->body);
-    EXPECT_EQ(seen[on1].records, 3);
+    EXPECT_EQ(seen[last].records, 3);
     EXPECT_LT(waited, std::chrono::seconds(2));  // virtual time: woken, not timed out
-    for (ShardId s = 0; s < 2; s++) {
+    for (ShardId s = 0; s < shards; s++) {
       EXPECT_EQ(sim.shard(s).fetch_waits->watches(), 0u) << s;
       EXPECT_EQ(sim.shard(s).fetch_waits->open_waits(), 0u) << s;
     }
 
     // Nothing arrives: the deadline holds.
-    FetchRequest idle = FetchOf("w", {{on0, 0}, {on1, 3}}, 0, -1);
+    parts.back().second = 3;
+    FetchRequest idle = FetchOf("w", parts, 0, -1);
     idle.max_wait_ms = 3000;
     idle.min_bytes = 1000000;  // more than is there
     const Instant start2 = io.clock().Now();
     auto r2 = co_await Call<FetchResponse>(*c, kFetchVersion, idle);
     CO_ASSERT_OK(StatusOf(r2));
     EXPECT_GE(io.clock().Now() - start2, std::chrono::milliseconds(3000));
-    for (ShardId s = 0; s < 2; s++) EXPECT_EQ(sim.shard(s).fetch_waits->watches(), 0u) << s;
+    for (ShardId s = 0; s < shards; s++) {
+      EXPECT_EQ(sim.shard(s).fetch_waits->watches(), 0u) << s;
+    }
   });
+}
+
+TEST(FetchWaitTest, AppendOnAnyShardWakesTheFetch) {
+  AppendOnLastShardWakes(17, 2);
+  AppendOnLastShardWakes(19, 4);
 }
 
 TEST(FetchWaitTest, ClosedConnectionEndsItsWaits) {
