@@ -209,8 +209,12 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
           if (!recompressor.has_value()) {
             recompressor.emplace(engine::LogLimits{}.decompressed_bytes_max);
           }
-          if (std::optional<PartitionOutcome> refused =
-                  ConvertRecords(copy, *target, topic_config, *recompressor)) {
+          std::optional<PartitionOutcome> refused =
+              ConvertRecords(copy, *target, topic_config, *recompressor);
+          // A conversion is CPU work on this shard's loop (milliseconds for a large gzip
+          // batch): let the shard's other connections run before the next partition.
+          co_await Yield{ctx.io.executor()};
+          if (refused.has_value()) {
             outcomes.push_back(std::move(*refused));
             continue;
           }
