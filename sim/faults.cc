@@ -177,10 +177,12 @@ Duration FaultSchedule::Between(Duration lo, Duration hi) {
   return Duration(rng_.Range(lo.count(), std::max(lo, hi).count()));
 }
 
-NodeId FaultSchedule::PickUp() {
+NodeId FaultSchedule::PickUp(bool crashable) {
   std::vector<NodeId> up;
   for (NodeId n : nodes_) {
-    if (world_.up(n)) up.push_back(n);
+    const bool spared = crashable && std::find(never_crashed_.begin(), never_crashed_.end(), n) !=
+                                         never_crashed_.end();
+    if (world_.up(n) && !spared) up.push_back(n);
   }
   return up.empty() ? 0 : up[rng_.Uniform(up.size())];
 }
@@ -189,7 +191,7 @@ void FaultSchedule::Crash() {
   uint32_t down = 0;
   for (NodeId n : nodes_) down += world_.up(n) ? 0 : 1;
   if (down >= options_.down_at_once_max) return;
-  const NodeId n = PickUp();
+  const NodeId n = PickUp(/*crashable=*/true);
   if (n == 0) return;
   if (rng_.Chance(options_.stop_probability)) {
     stats_.stops++;

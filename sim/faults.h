@@ -106,6 +106,8 @@ class FaultSchedule {
 
   // Schedules the first occurrence of every enabled kind and the final heal at options.end.
   void Start();
+  // Crashes and stops never pick these nodes (other faults still do). Call before Start.
+  void NeverCrash(std::vector<NodeId> nodes) { never_crashed_ = std::move(nodes); }
 
   const FaultOptions& options() const { return options_; }
   const FaultStats& stats() const { return stats_; }
@@ -126,8 +128,8 @@ class FaultSchedule {
   void Pause();
   void HealEverything();
   Duration Between(Duration lo, Duration hi);
-  // A random node that is up (0 if none).
-  NodeId PickUp();
+  // A random node that is up (0 if none); with `crashable`, only those not in never_crashed_.
+  NodeId PickUp(bool crashable = false);
 
   SimWorld& world_;
   const std::vector<NodeId> nodes_;
@@ -138,6 +140,7 @@ class FaultSchedule {
   uint64_t net_noise_epoch_ = 0;
   std::vector<uint64_t> disk_epoch_;       // by node index
   std::vector<uint64_t> capacity_before_;  // by node index
+  std::vector<NodeId> never_crashed_;
 };
 
 }  // namespace runnel::sim

@@ -29,9 +29,11 @@ RunResult RunSeed(const RunOptions& options) {
                                         swarm_rng, static_cast<uint32_t>(workload->nodes().size()))
                                   : FaultOptions{};
   }
+  if (options.faults) workload->AdjustFaults(fault_options);
   fault_options.end = options.fault_time;
   result.faults = fault_options.Describe();
   FaultSchedule faults(world, workload->nodes(), fault_options, world.DeriveSeed("faults"));
+  faults.NeverCrash(workload->never_crashed());
   faults.Start();
   workload->SetQuietFrom(options.fault_time);
 

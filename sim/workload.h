@@ -15,6 +15,8 @@
 
 namespace runnel::sim {
 
+struct FaultOptions;
+
 class Workload {
  public:
   virtual ~Workload() = default;
@@ -25,6 +27,12 @@ class Workload {
   virtual void Setup(SimWorld& world) = 0;
   // The nodes the fault schedule may crash, partition, pause, skew.
   virtual std::vector<NodeId> nodes() const = 0;
+  // Nodes among nodes() that are never crashed or stopped (e.g. the clients whose memory is the
+  // model); the other faults still reach them.
+  virtual std::vector<NodeId> never_crashed() const { return {}; }
+  // Adjusts the fault mix (default or swarm-drawn) before the schedule starts, e.g. to leave out
+  // faults the system under test does not claim to survive.
+  virtual void AdjustFaults(FaultOptions& options) const {}
   // Faults stop and heal at world time `t`; from then on the workload must make progress.
   virtual void SetQuietFrom(Duration t) = 0;
   // True once the workload did what it set out to do after the quiet point (the run stops).

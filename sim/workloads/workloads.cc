@@ -1,5 +1,6 @@
 // The workload registry: one line per workload.
 #include "sim/workload.h"
+#include "sim/workloads/broker_workload.h"
 #include "sim/workloads/io_workload.h"
 
 namespace runnel::sim {
@@ -12,6 +13,7 @@ struct Entry {
 
 constexpr Entry kWorkloads[] = {
     {"io", &MakeIoWorkload},
+    {"broker", &MakeBrokerWorkload},
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Determinism of whole runs: one seed replays exactly (in this process and in two runnel-sim
 // processes), and different seeds explore different executions.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -68,6 +69,11 @@ std::string RunSim(const std::string& args) {
   return out;
 }
 
+// The line runnel-sim --trace-hash prints for the in-process run of `o`.
+std::string HashLine(const RunOptions& o) {
+  return fmt::format("seed {} trace-hash {:016x}", o.seed, RunSeed(o).trace_hash);
+}
+
 TEST(Determinism, RunnelSimPrintsTheSameHashInTwoProcesses) {
   const std::string a = RunSim("--seeds 3..6 --trace-hash");
   const std::string b = RunSim("--seeds 3..6 --trace-hash");
@@ -81,11 +87,21 @@ TEST(Determinism, RunnelSimPrintsTheSameHashInTwoProcesses) {
   RunOptions o;
   o.seed = 11;
   o.swarm = true;
-  const RunResult r = RunSeed(o);
-  char expect[64];
-  std::snprintf(expect, sizeof(expect), "seed 11 trace-hash %016llx",
-                static_cast<unsigned long long>(r.trace_hash));
-  EXPECT_NE(swarm_a.find(expect), std::string::npos) << swarm_a;
+  EXPECT_NE(swarm_a.find(HashLine(o)), std::string::npos) << swarm_a;
+}
+
+TEST(Determinism, BrokerWorkloadPrintsTheSameHashInTwoProcesses) {
+  const std::string a = RunSim("--workload broker --seeds 11..13 --trace-hash");
+  const std::string b = RunSim("--workload broker --seeds 11..13 --trace-hash");
+  EXPECT_NE(a.find("seed 13 trace-hash "), std::string::npos) << a;
+  EXPECT_EQ(a, b);
+  const std::string swarm_a = RunSim("--workload broker --seed 21 --swarm --trace-hash");
+  const std::string swarm_b = RunSim("--workload broker --replay 21 --swarm --trace-hash");
+  EXPECT_EQ(swarm_a, swarm_b);
+  RunOptions o;
+  o.seed = 11;
+  o.workload = "broker";
+  EXPECT_NE(a.find(HashLine(o)), std::string::npos) << a;
 }
 
 TEST(Determinism, RunnelSimTraceIsIdenticalAcrossProcesses) {
