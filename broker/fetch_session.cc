@@ -1,5 +1,6 @@
 #include "broker/fetch_session.h"
 
+#include <algorithm>
 #include <limits>
 #include <tuple>
 
@@ -61,6 +62,7 @@ int32_t FetchSessionCache::MaybeCreate(Rng& rng, Instant now, bool uses_topic_id
   s.created = now;
   s.last_used = now;
   s.partitions = std::move(partitions);
+  for (const auto& [key, p] : s.partitions) s.next_order = std::max(s.next_order, p.order + 1);
   return id;
 }
 

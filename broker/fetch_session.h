@@ -56,6 +56,9 @@ struct CachedPartition {
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
   int64_t last_stable_offset = -1;
+  // Where the partition comes in the session's read order (ascending). A partition that returned
+  // records moves to the end, so that under max_bytes the others get their turn (as in Kafka).
+  uint64_t order = 0;
 };
 
 using SessionPartitions = std::map<SessionPartitionKey, CachedPartition>;
@@ -65,6 +68,8 @@ struct FetchSession {
   // The epoch the next incremental request must carry.
   int32_t epoch = 1;
   bool uses_topic_ids = false;
+  // The order the next partition moved or added to the end gets.
+  uint64_t next_order = 0;
   Instant created;
   Instant last_used;
   SessionPartitions partitions;
@@ -91,8 +96,8 @@ class FetchSessionCache {
   FetchSessionCache(const FetchSessionCache&) = delete;
   FetchSessionCache& operator=(const FetchSessionCache&) = delete;
 
-  // Creates a session holding `partitions` (epoch 1) and returns its id, or 0 when the cache is
-  // full and nothing may be evicted.
+  // Creates a session holding `partitions` (epoch 1; their `order` fields give the read order)
+  // and returns its id, or 0 when the cache is full and nothing may be evicted.
   int32_t MaybeCreate(Rng& rng, Instant now, bool uses_topic_ids, SessionPartitions partitions);
   // The session, or nullptr.
   FetchSession* Find(int32_t id);

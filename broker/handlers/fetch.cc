@@ -190,9 +190,10 @@ Task<SessionView> UpdateSession(Node& node, Io& io, int32_t id, int32_t epoch, b
       co_return view;
     }
     for (const RequestedPartition& r : requested) {
-      CachedPartition& c = s->partitions[r.key];
-      c.fetch_offset = r.offset;
-      c.max_bytes = r.max_bytes;
+      auto [it, added] = s->partitions.try_emplace(r.key);
+      if (added) it->second.order = s->next_order++;
+      it->second.fetch_offset = r.offset;
+      it->second.max_bytes = r.max_bytes;
     }
     for (const SessionPartitionKey& key : forgotten) s->partitions.erase(key);
     if (s->partitions.empty()) {
@@ -212,9 +213,12 @@ Task<SessionView> UpdateSession(Node& node, Io& io, int32_t id, int32_t epoch, b
 }
 
 // Remembers what an incremental response told the client, if the session is still at the
-// epoch this request gave it (a later request has newer news otherwise).
-Task<void> RecordSent(Node& node, Io& io, int32_t id, int32_t epoch, SessionPartitions sent) {
-  auto record = [id, epoch, sent = std::move(sent)](ShardState& shard) -> Task<int> {
+// epoch this request gave it (a later request has newer news otherwise). Partitions in
+// `returned_records` move to the end of the session's read order.
+Task<void> RecordSent(Node& node, Io& io, int32_t id, int32_t epoch, SessionPartitions sent,
+                      std::vector<SessionPartitionKey> returned_records) {
+  auto record = [id, epoch, sent = std::move(sent),
+                 returned_records = std::move(returned_records)](ShardState& shard) -> Task<int> {
     FetchSession* s = shard.fetch_sessions->Find(id);
     if (s == nullptr || s->epoch != epoch) co_return 0;
     for (const auto& [key, told] : sent) {
@@ -223,6 +227,10 @@ Task<void> RecordSent(Node& node, Io& io, int32_t id, int32_t epoch, SessionPart
       it->second.high_watermark = told.high_watermark;
       it->second.last_stable_offset = told.last_stable_offset;
       it->second.log_start_offset = told.log_start_offset;
+    }
+    for (const SessionPartitionKey& key : returned_records) {
+      auto it = s->partitions.find(key);
+      if (it != s->partitions.end()) it->second.order = s->next_order++;
     }
     co_return 0;
   };
@@ -362,6 +370,10 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
       t.cached = cached;
       targets.push_back(std::move(t));
     }
+    // The session's read order: partitions that returned records last go last.
+    std::stable_sort(targets.begin(), targets.end(), [](const Target& a, const Target& b) {
+      return a.cached.order < b.cached.order;
+    });
   }
 
   std::vector<PartitionRead> reads = co_await ReadAll(ctx, targets, req.min_bytes, deadline);
@@ -384,9 +396,12 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
   // records, an error, or offsets the client has not been told yet.
   std::vector<size_t> answered;
   SessionPartitions told;
+  std::vector<SessionPartitionKey> returned_records;
   for (size_t i = 0; i < targets.size(); i++) {
-    const CachedPartition now = Told(targets[i], reads[i]);
+    CachedPartition now = Told(targets[i], reads[i]);
+    if (reads[i].size() > 0) returned_records.push_back(targets[i].key);
     if (full || session.id == 0) {
+      now.order = i;  // a new session reads in the request's order
       answered.push_back(i);
       told[targets[i].key] = now;
       continue;
@@ -408,7 +423,8 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
                                                             by_id, std::move(told));
   } else if (!full && session.id != 0) {
     resp.session_id = session.id;
-    co_await RecordSent(ctx.node, ctx.io, session.id, session.epoch, std::move(told));
+    co_await RecordSent(ctx.node, ctx.io, session.id, session.epoch, std::move(told),
+                        std::move(returned_records));
   }
   for (size_t i : answered) {
     const Target& t = targets[i];

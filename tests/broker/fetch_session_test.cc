@@ -519,6 +519,50 @@ TEST(FetchSessionTest, ChangedHighWatermarkIsSentWithoutRecords) {
   });
 }
 
+// Under max_bytes the first partition with records is the only one returned; a partition that
+// returned records moves to the end of the session's order, so the others get their turn.
+TEST(FetchSessionTest, PartitionsThatReturnedRecordsGoLast) {
+  BrokerSim sim(20, 2);
+  sim.Run([&](Io& io) -> Task<void> {
+    auto c = co_await Connect(sim, io);
+    CO_ASSERT_OK(StatusOf(c));
+    CO_ASSERT_OK(co_await CreateTopic(*c, "o", 2));
+    const FetchRequest full = FetchOf("o", {{0, 0}, {1, 0}}, 0, 0);
+    auto r1 = co_await Call<FetchResponse>(*c, kFetchVersion, full);
+    CO_ASSERT_OK(StatusOf(r1));
+    const int32_t id = r1->body.session_id;
+    EXPECT_GT(id, 0);
+    CO_ASSERT_OK(StatusOf(co_await Produce(*c, "o", 0, 2)));
+    CO_ASSERT_OK(StatusOf(co_await Produce(*c, "o", 1, 3)));
+    // Session order p0, p1 (the request's): p0's records.
+    FetchRequest inc1 = FetchOf("o", {}, id, 1);
+    inc1.max_bytes = 1;
+    auto r2 = co_await Call<FetchResponse>(*c, kFetchVersion, inc1);
+    CO_ASSERT_OK(StatusOf(r2));
+    auto seen = Partitions(r2->body);
+    EXPECT_EQ(seen[0].records, 2);
+    EXPECT_EQ(seen[1].records, 0);
+    // p0 has new records again, but it went last: p1's turn.
+    CO_ASSERT_OK(StatusOf(co_await Produce(*c, "o", 0, 4)));
+    FetchRequest inc2 = FetchOf("o", {{0, 2}}, id, 2);
+    inc2.max_bytes = 1;
+    auto r3 = co_await Call<FetchResponse>(*c, kFetchVersion, inc2);
+    CO_ASSERT_OK(StatusOf(r3));
+    seen = Partitions(r3->body);
+    EXPECT_EQ(seen[1].records, 3);
+    EXPECT_EQ(seen[0].records, 0);
+    EXPECT_EQ(seen[0].high_watermark, 6);  // answered for its new high watermark alone
+    // And then p0 again.
+    FetchRequest inc3 = FetchOf("o", {{1, 3}}, id, 3);
+    inc3.max_bytes = 1;
+    auto r4 = co_await Call<FetchResponse>(*c, kFetchVersion, inc3);
+    CO_ASSERT_OK(StatusOf(r4));
+    seen = Partitions(r4->body);
+    EXPECT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].records, 4);
+  });
+}
+
 TEST(FetchSessionTest, FullCacheAnswersSessionlessAndEvictsAsKafkaDoes) {
   BrokerSim sim(15, 1, Slots(1));
   sim.Run([&](Io& io) -> Task<void> {
