@@ -91,6 +91,7 @@ struct PendingBatch {
   int32_t partition = 0;
   std::vector<RecordId> ids;
   std::vector<std::byte> bytes;
+  bool zstd = false;
   int sends = 0;
 };
 
@@ -323,6 +324,7 @@ class BrokerWorkload final : public Workload {
     b.partition = static_cast<int32_t>(io.rng().Uniform(partitions_));
     engine::BatchOptions options;
     options.codec = static_cast<engine::Codec>(io.rng().Uniform(engine::kCodecCount));
+    b.zstd = options.codec == engine::Codec::kZstd;
     if (p.idempotent) {
       options.producer_id = engine::ProducerId(p.producer_id);
       options.producer_epoch = engine::ProducerEpoch(p.epoch);
@@ -384,7 +386,8 @@ class BrokerWorkload final : public Workload {
           reinterpret_cast<const uint8_t*>(pending->bytes.data()), pending->bytes.size()));
       td.partition_data.push_back(std::move(pd));
       req.topic_data.push_back(std::move(td));
-      const int16_t version = static_cast<int16_t>(io.rng().Range(3, 11));
+      // zstd needs Produce v7 or later (KIP-110).
+      const int16_t version = static_cast<int16_t>(io.rng().Range(pending->zstd ? 7 : 3, 11));
       auto reply = co_await conn.Call<protocol::ProduceResponse>(version, req, kRequestTimeout);
       if (!reply.ok()) {
         co_await io.Sleep(Backoff(io.rng(), ++failures));
