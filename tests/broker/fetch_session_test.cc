@@ -658,6 +658,101 @@ TEST(FetchSessionTest, TopicIdSessionsForgetById) {
   });
 }
 
+// The batches of a records field: (base offset, next offset) each; false if one does not parse.
+bool Batches(const RecordsView& records, std::vector<std::pair<int64_t, int64_t>>* out) {
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(records.data()),
+                                   records.size());
+  while (bytes.size() >= 12) {
+    uint32_t len = 0;
+    for (int i = 8; i < 12; i++) len = (len << 8) | static_cast<uint8_t>(bytes[i]);
+    if (bytes.size() < 12 + len) break;  // a partial batch at the end: the client ignores it
+    Result<engine::RecordBatchView> batch = engine::RecordBatchView::Parse(bytes.first(12 + len));
+    if (!batch.ok()) return false;
+    out->emplace_back(batch->base_offset().value(), batch->next_offset().value());
+    bytes = bytes.subspan(12 + len);
+  }
+  return true;
+}
+
+// A consumer as a Java client drives a session (full fetch, then incremental with only the
+// partitions whose position moved; a session error starts over with a full fetch), reconnecting
+// now and then (so its session is reached from either shard), against a producer appending
+// batches to random partitions; small max_bytes now and then. Model: every partition is read
+// exactly once, in order, with no gap, whatever the interleaving; the session is kept all along.
+TEST(FetchSessionTest, ConsumerReadsEverythingOnceThroughASession) {
+  for (uint64_t seed : {31, 32, 33}) {
+    BrokerSim sim(seed, 2);
+    sim.Run([&](Io& io) -> Task<void> {
+      constexpr int32_t kPartitions = 6;
+      constexpr int kRounds = 300;
+      Rng& rng = io.rng();
+      auto c = co_await Connect(sim, io);
+      CO_ASSERT_OK(StatusOf(c));
+      auto producer = co_await Connect(sim, io);
+      CO_ASSERT_OK(StatusOf(producer));
+      CO_ASSERT_OK(co_await CreateTopic(*producer, "m", kPartitions));
+      std::vector<int64_t> produced(kPartitions, 0);  // records appended per partition
+      std::vector<int64_t> offset(kPartitions, 0);    // the consumer's position
+      std::vector<int64_t> told(kPartitions, -1);     // the position the session holds
+      int32_t session = 0;
+      int32_t epoch = 0;
+      int sessions_opened = 0;
+      int reconnects = 0;
+      for (int round = 0; round < kRounds || offset != produced; round++) {
+        EXPECT_LT(round, kRounds + 200) << "the consumer does not catch up";
+        if (round >= kRounds + 200) co_return;
+        if (round < kRounds && rng.Chance(0.5)) {
+          const auto p = static_cast<int32_t>(rng.Uniform(kPartitions));
+          const int n = 1 + static_cast<int>(rng.Uniform(5));
+          CO_ASSERT_OK(StatusOf(co_await Produce(*producer, "m", p, n)));
+          produced[p] += n;
+        }
+        if (rng.Chance(0.05)) {
+          Status closed = co_await c->socket->Close();
+          EXPECT_TRUE(closed.ok());
+          c = co_await Connect(sim, io);
+          CO_ASSERT_OK(StatusOf(c));
+          reconnects++;
+        }
+        std::vector<std::pair<int32_t, int64_t>> parts;
+        for (int32_t p = 0; p < kPartitions; p++) {
+          if (session == 0 || offset[p] != told[p]) parts.emplace_back(p, offset[p]);
+        }
+        FetchRequest req = FetchOf("m", parts, session, session == 0 ? 0 : epoch);
+        req.max_wait_ms = 50;
+        req.max_bytes = rng.Chance(0.3) ? 1 : 1 << 20;
+        auto r = co_await Call<FetchResponse>(*c, kFetchVersion, req);
+        CO_ASSERT_OK(StatusOf(r));
+        EXPECT_EQ(r->body.error_code, 0) << "round " << round;
+        if (r->body.error_code != 0 || r->body.session_id == 0) {
+          session = 0;
+          continue;
+        }
+        if (session == 0) sessions_opened++;
+        session = r->body.session_id;
+        epoch = (session == req.session_id ? epoch : 0) + 1;
+        for (auto [p, o] : parts) told[p] = o;
+        for (const auto& t : r->body.responses) {
+          for (const auto& pd : t.partitions) {
+            EXPECT_EQ(pd.error_code, 0);
+            std::vector<std::pair<int64_t, int64_t>> batches;
+            EXPECT_TRUE(Batches(pd.records, &batches));
+            for (auto [base, next] : batches) {
+              EXPECT_EQ(base, offset[pd.partition_index]) << "partition " << pd.partition_index;
+              if (base != offset[pd.partition_index]) co_return;
+              offset[pd.partition_index] = next;
+            }
+            EXPECT_LE(offset[pd.partition_index], pd.high_watermark);
+          }
+        }
+      }
+      EXPECT_EQ(offset, produced);
+      EXPECT_EQ(sessions_opened, 1) << "the session was lost (seed " << seed << ")";
+      EXPECT_GT(reconnects, 0);
+    });
+  }
+}
+
 // Long polling: an append on a partition owned by another shard than the first partition's
 // wakes the fetch long before max_wait; with nothing appended the deadline holds; the watches
 // are all gone afterwards. The fetch covers one partition of every shard (the first on shard
