@@ -61,16 +61,22 @@ std::vector<Rec> TestRecords() {
   return {{"a", std::string(300, 'x')}, {std::nullopt, "no key"}, {"c", ""}, {"d", std::nullopt}};
 }
 
+engine::Bytes AsBytes(const std::string& s) {
+  return engine::Bytes(reinterpret_cast<const std::byte*>(s.data()), s.size());
+}
+// (Both overloads take references: the spans point into the caller's strings.)
 engine::NullableBytes AsBytes(const std::optional<std::string>& s) {
   if (!s) return std::nullopt;
-  return engine::Bytes(reinterpret_cast<const std::byte*>(s->data()), s->size());
+  return AsBytes(*s);
 }
 
 std::vector<std::byte> Batch(Codec codec, engine::BatchOptions options = {}) {
   options.codec = codec;
   engine::BatchBuilder b(options);
+  // Named strings: the header's spans must outlive the Appends.
+  const std::string header_key = "h";
   const std::string header_value = "hv";
-  const engine::RecordHeader header{AsBytes("h").value(), AsBytes(header_value)};
+  const engine::RecordHeader header{AsBytes(header_key), AsBytes(header_value)};
   for (const Rec& r : TestRecords()) {
     b.Append(1'700'000'000'000, AsBytes(r.key), AsBytes(r.value), std::span(&header, 1));
   }
