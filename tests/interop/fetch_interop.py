@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from broker_process import Broker  # noqa: E402
@@ -276,10 +277,51 @@ def kcat_consume_checks(kcat_bin, broker):
           f"kcat consumes every record through the port-0 broker ({len(r.stdout.splitlines())})")
 
 
+def figures(broker, partitions=200, rounds=200):
+    """Prints (asserts nothing about) response sizes and round-trip times of full sessionless
+    fetches and of incremental fetches with nothing new, over `partitions` empty partitions."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics([NewTopic("fig", partitions, 1)])
+    admin.close()
+    c = Conn(broker.port)
+    every = [(p, 0) for p in range(partitions)]
+
+    def timed(body):
+        start = time.perf_counter()
+        correlation = c.send_fetch(body)
+        size = struct.unpack(">i", c._exactly(4))[0]
+        data = c._exactly(size)
+        elapsed = time.perf_counter() - start
+        b = Buf(data)
+        b.int("i")
+        b.skip_tags()
+        return size + 4, elapsed, parse_fetch_response(data[b.pos:]), correlation
+
+    full_bytes, _, (err, sid, _), _ = timed(fetch_request(0, 0, "fig", every))
+    check(err == 0 and sid > 0, "figures: session opened")
+    full_times, inc_times, inc_bytes = [], [], 0
+    for i in range(rounds):
+        _, t, _, _ = timed(fetch_request(0, -1, "fig", every))
+        full_times.append(t)
+        inc_bytes, t, (err, _, parts), _ = timed(fetch_request(sid, 1 + i, "fig", []))
+        check(err == 0 and parts == {}, "figures: incremental without news is empty")
+        inc_times.append(t)
+    c.close()
+    full_times.sort()
+    inc_times.sort()
+    print(f"figure: {partitions} empty partitions, --smp {broker.smp}: full sessionless fetch "
+          f"response {full_bytes} bytes, median round trip {full_times[rounds // 2] * 1e3:.2f} ms; "
+          f"incremental with nothing new {inc_bytes} bytes, median "
+          f"{inc_times[rounds // 2] * 1e3:.2f} ms ({rounds} of each)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runnel", required=True)
     ap.add_argument("--kcat", required=True)
+    ap.add_argument("--figures", action="store_true",
+                    help="also print response sizes and round trips, full vs incremental")
     args = ap.parse_args()
     broker = Broker(args.runnel, smp=2, extra=["--num.partitions", "3"], port_zero=True)
     try:
@@ -287,6 +329,8 @@ def main():
         port_zero_checks(args.kcat, broker)
         session_checks(args.kcat, broker)
         kcat_consume_checks(args.kcat, broker)
+        if args.figures:
+            figures(broker)
         code = broker.stop(signal.SIGTERM)
         check(code == 0, f"SIGTERM exit code {code}")
     except Exception as e:  # noqa: BLE001 - report and fail
