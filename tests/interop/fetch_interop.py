@@ -316,6 +316,68 @@ def figures(broker, partitions=200, rounds=200):
           f"{inc_times[rounds // 2] * 1e3:.2f} ms ({rounds} of each)", flush=True)
 
 
+def partition_shard(topic, partition, shards):
+    """Node::PartitionShard: FNV-1a of the name and the partition's 4 bytes (low first)."""
+    h = 14695981039346656037
+    for byte in topic.encode() + struct.pack("<I", partition & 0xFFFFFFFF):
+        h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h % shards
+
+
+def produce_request(topic, partition, value):
+    """Produce v3, acks=1, one record (kafka-python builds the batch)."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0,
+                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                        batch_size=1 << 20)
+    builder.append(0, timestamp=None, key=None, value=value, headers=[])
+    batch = bytes(builder.build())
+    name = topic.encode()
+    return (struct.pack(">hhi", -1, 1, 5000) + struct.pack(">ih", 1, len(name)) + name
+            + struct.pack(">iii", 1, partition, len(batch)) + batch)
+
+
+def wake_figures(broker, rounds=100):
+    """Prints the time from sending a Produce to receiving the answer of a long poll (max_wait
+    5 s) over one partition of each shard, for appends to either partition."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics([NewTopic("wake", 16, 1)])
+    admin.close()
+    on = {}
+    for p in range(16):
+        on.setdefault(partition_shard("wake", p, broker.smp), p)
+    fetcher = Conn(broker.port)
+    producer = Conn(broker.port)
+    ends = {p: 0 for p in on.values()}
+    times = {shard: [] for shard in on}
+    for i in range(rounds):
+        shard = i % len(on)
+        target = on[shard]
+        correlation = fetcher.send_fetch(fetch_request(
+            0, -1, "wake", sorted(ends.items()), max_wait_ms=5000))
+        time.sleep(0.005)  # let the fetch start waiting
+        start = time.perf_counter()
+        producer.correlation += 1
+        client = b"fetch-interop"
+        header = struct.pack(">hhih", 0, 3, producer.correlation, len(client)) + client
+        frame = header + produce_request("wake", target, b"v%d" % i)
+        producer.sock.sendall(struct.pack(">i", len(frame)) + frame)
+        err, _, parts = fetcher.receive(correlation)
+        times[shard].append(time.perf_counter() - start)
+        check(err == 0 and parts[target][3] == 1, f"wake-up fetch {i}: {parts}")
+        producer._exactly(struct.unpack(">i", producer._exactly(4))[0])  # the Produce answer
+        ends[target] += 1
+    fetcher.close()
+    producer.close()
+    for shard, ts in sorted(times.items()):
+        ts.sort()
+        print(f"figure: long poll over {len(on)} partitions (one per shard), append to the "
+              f"partition of shard {shard}: produce sent -> fetch answered, median "
+              f"{ts[len(ts) // 2] * 1e3:.2f} ms, p90 {ts[len(ts) * 9 // 10] * 1e3:.2f} ms "
+              f"({len(ts)} rounds)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runnel", required=True)
@@ -331,6 +393,7 @@ def main():
         kcat_consume_checks(args.kcat, broker)
         if args.figures:
             figures(broker)
+            wake_figures(broker)
         code = broker.stop(signal.SIGTERM)
         check(code == 0, f"SIGTERM exit code {code}")
     except Exception as e:  # noqa: BLE001 - report and fail
