@@ -84,12 +84,14 @@ class Broker:
         self.log.close()
         return code
 
-    def logs(self):
+    def logs(self, tail=4000):
+        """The broker's log: its last `tail` characters (for messages), or all of it (None)."""
         try:
             with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")[-4000:]
+                text = f.read().decode(errors="replace")
         except OSError:
             return ""
+        return text if tail is None else text[-tail:]
 
     def cleanup(self):
         if self.proc is not None:

@@ -393,7 +393,7 @@ def restart_keeps_groups(broker):
     desc = admin.describe_consumer_groups(["kp-group"])[0]
     check(desc.state == "Empty", f"kp-group is Empty after the restart: {desc.state}")
     admin.close()
-    check("group records from" in broker.logs(), "the coordinator replayed __consumer_offsets")
+    check("group records from" in broker.logs(tail=None), "the coordinator replayed __consumer_offsets")
 
 
 def main():
