@@ -80,9 +80,17 @@ struct ProducerModel {
   uint64_t batches_acked = 0, retries = 0, errors = 0;
 };
 
+// A fetch session (KIP-227) a consumer keeps within a pass: id 0 asks for a new one.
+struct FetchSession {
+  int32_t id = 0;
+  int32_t epoch = 0;
+  bool topic_ids = false;  // Fetch v13+: a session keeps to topic ids or to names
+};
+
 struct ConsumerModel {
   int reader = 0;
-  uint64_t passes = 0, fetches = 0, errors = 0;
+  bool sessions = false;  // incremental fetches (KIP-227) instead of full ones
+  uint64_t passes = 0, fetches = 0, errors = 0, incremental = 0, session_resets = 0;
   bool caught_up = false;
 };
 
@@ -137,7 +145,10 @@ class BrokerWorkload final : public Workload {
       producers_[i].next_sequence.assign(partitions_, 0);
     }
     consumers_.resize(consumers);
-    for (ConsumerModel& c : consumers_) c.reader = checker_.AddReader();
+    for (ConsumerModel& c : consumers_) {
+      c.reader = checker_.AddReader();
+      c.sessions = rng_.Chance(0.5);
+    }
     Io& io = world.node(client_).io(0);
     world.Spawn(client_, 0, CreateTopic(io));
     for (size_t i = 0; i < producers; i++) world.Spawn(client_, 0, Producer(io, i));
@@ -190,6 +201,8 @@ class BrokerWorkload final : public Workload {
       c.passes += m.passes;
       c.fetches += m.fetches;
       c.errors += m.errors;
+      c.incremental += m.incremental;
+      c.session_resets += m.session_resets;
     }
     const KafkaLogChecker::Stats& s = checker_.stats();
     std::vector<int64_t> ends;
@@ -198,12 +211,13 @@ class BrokerWorkload final : public Workload {
         "shards={} partitions={} segment.bytes={} producers={} (idempotent {}) consumers={}\n"
         "  records sent={} acked={} may_duplicate={} duplicates_seen={}; batches acked={} "
         "retries={} produce_errors={}\n"
-        "  fetches={} passes={} fetch_errors={} records_fetched={} bytes_fetched={} "
-        "partition_ends=[{}] broker_boots={} restarts_after_failure={}",
+        "  fetches={} (incremental {}, session resets {}) passes={} fetch_errors={} "
+        "records_fetched={} bytes_fetched={} partition_ends=[{}] broker_boots={} "
+        "restarts_after_failure={}",
         shards_, partitions_, segment_bytes_, producers_.size(), idempotent, consumers_.size(),
         s.sent, s.acked, s.may_duplicate, s.duplicates_seen, t.batches_acked, t.retries, t.errors,
-        c.fetches, c.passes, c.errors, s.records_fetched, s.bytes_fetched, fmt::join(ends, ","),
-        boots_, failure_restarts_);
+        c.fetches, c.incremental, c.session_resets, c.passes, c.errors, s.records_fetched,
+        s.bytes_fetched, fmt::join(ends, ","), boots_, failure_restarts_);
   }
 
  private:
@@ -431,13 +445,16 @@ class BrokerWorkload final : public Workload {
 
   // --- Consumers -----------------------------------------------------------------------------
 
-  protocol::FetchRequest MakeFetch(Io& io, int16_t version, const std::vector<int64_t>& positions) {
+  // Every partition at its position; with `session`, as a (new or incremental) session fetch,
+  // else sessionless (every fetch a full fetch).
+  protocol::FetchRequest MakeFetch(Io& io, int16_t version, const std::vector<int64_t>& positions,
+                                   const FetchSession* session) {
     protocol::FetchRequest req;
     req.max_wait_ms = static_cast<int32_t>(io.rng().Range(0, 200));
     req.min_bytes = 1;
     req.max_bytes = kFetchMaxBytes;
-    req.session_id = 0;
-    req.session_epoch = -1;  // no fetch session: every fetch is a full fetch
+    req.session_id = session != nullptr ? session->id : 0;
+    req.session_epoch = session == nullptr ? -1 : session->id == 0 ? 0 : session->epoch;
     protocol::FetchRequest::FetchTopic t;
     if (version >= 13) {
       t.topic_id = topic_id_;
@@ -492,6 +509,8 @@ class BrokerWorkload final : public Workload {
   // workload failed. `ends` receives the high watermarks at the end of the pass.
   Task<bool> ReadAll(Io& io, KafkaConnection& conn, int reader, std::vector<int64_t>* ends,
                      ConsumerModel* model) {
+    const bool sessions = model != nullptr && model->sessions;
+    FetchSession session;  // a new one per pass: its first fetch is full
     std::vector<int64_t> positions(partitions_, 0);
     std::vector<int64_t> hwm(partitions_, -1);
     int failures = 0;
@@ -500,29 +519,60 @@ class BrokerWorkload final : public Workload {
       for (int32_t p = 0; p < partitions_; p++)
         done = done && hwm[p] >= 0 && positions[p] >= hwm[p];
       if (done) break;
-      const int16_t version = static_cast<int16_t>(io.rng().Range(4, 17));
-      protocol::FetchRequest req = MakeFetch(io, version, positions);
+      // Sessions exist from Fetch v7.
+      const bool incremental = sessions && session.id != 0;
+      int16_t version = static_cast<int16_t>(io.rng().Range(sessions ? 7 : 4, 17));
+      // Switching between names and ids within a session is FETCH_SESSION_TOPIC_ID_ERROR.
+      if (incremental && session.topic_ids != (version >= 13)) {
+        version = static_cast<int16_t>(session.topic_ids ? io.rng().Range(13, 17)
+                                                         : io.rng().Range(7, 12));
+      }
+      protocol::FetchRequest req = MakeFetch(io, version, positions, sessions ? &session : nullptr);
       checker_.FetchSent(reader);
       if (model != nullptr) model->fetches++;
+      if (incremental) model->incremental++;
       const Duration timeout = kRequestTimeout + milliseconds(req.max_wait_ms);
       auto reply = co_await conn.Call<protocol::FetchResponse>(version, req, timeout);
       if (!reply.ok() || reply->body.error_code != 0) {
+        // The session's state is unknown now (or the broker forgot it): start a new one.
+        if (sessions && session.id != 0) {
+          model->session_resets++;
+          session = FetchSession{};
+        }
         if (model != nullptr) model->errors++;
         co_await io.Sleep(Backoff(io.rng(), ++failures));
         continue;
       }
-      if (reply->body.responses.size() != 1 ||
-          static_cast<int32_t>(reply->body.responses[0].partitions.size()) != partitions_) {
-        Fail("Fetch: the response does not match the request");
+      if (sessions) {
+        if (session.id == 0) {
+          session.id = reply->body.session_id;  // 0: the broker keeps none; full fetches go on
+          session.epoch = 1;
+          session.topic_ids = version >= 13;
+        } else {
+          session.epoch = session.epoch == INT32_MAX ? 1 : session.epoch + 1;
+        }
+      }
+      // A full fetch answers every partition; an incremental one only those with news.
+      const auto& topics = reply->body.responses;
+      const size_t answered = topics.empty() ? 0 : topics[0].partitions.size();
+      if (topics.size() > 1 ||
+          (!incremental && (topics.size() != 1 || static_cast<int32_t>(answered) != partitions_))) {
+        Fail(
+            fmt::format("Fetch v{}: the response does not match the request ({} topics, {} "
+                        "partitions, {})",
+                        version, topics.size(), answered, incremental ? "incremental" : "full"));
         co_return false;
       }
       bool error = false;
-      for (const auto& pd : reply->body.responses[0].partitions) {
+      std::vector<bool> seen(partitions_, false);
+      for (size_t i = 0; i < answered; i++) {
+        const auto& pd = topics[0].partitions[i];
         const int32_t p = pd.partition_index;
-        if (p < 0 || p >= partitions_) {
+        if (p < 0 || p >= partitions_ || seen[p]) {
           Fail(fmt::format("Fetch: partition {} in the response", p));
           co_return false;
         }
+        seen[p] = true;
         if (pd.error_code != 0) {
           error = true;
           if (Retriable(pd.error_code)) continue;

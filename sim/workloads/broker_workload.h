@@ -3,7 +3,8 @@
 // protocol over SimNetwork. Drawn from the seed: 2-3 broker shards, a topic of 3-6 partitions
 // created with CreateTopics (spread over the shards), small segments, 2-4 producers (acks=all,
 // idempotent or not, every codec, Produce v3-11 or v7-11 for zstd) and 1-2 consumers (Fetch
-// v4-17, each pass reading every partition from offset 0 to the high watermark).
+// v4-17, half of them in fetch sessions; each pass reads every partition from offset 0 to the
+// high watermark).
 //
 // Faults (FaultSchedule): the broker node crashes (SimDisk drops or tears unsynced writes) or
 // its process exits, and restarts; disk EIO and ENOSPC bursts on it; network resets, partitions
