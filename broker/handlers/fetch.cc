@@ -237,6 +237,23 @@ Task<void> RecordSent(Node& node, Io& io, int32_t id, int32_t epoch, SessionPart
   (void)co_await ShardCall<int>(node, io, SessionOwner(id, node.shard_count()), std::move(record));
 }
 
+// Opens a session holding `partitions` on the connection's shard or, when that shard's share
+// of the cache is full (and nothing there may be evicted), on the next shard with room, so the
+// whole max.incremental.fetch.session.cache.slots serves; 0 when no shard has room.
+Task<int32_t> CreateSession(RequestContext& ctx, bool by_id, const SessionPartitions& partitions) {
+  const uint32_t shards = ctx.node.shard_count();
+  for (uint32_t i = 0; i < shards; i++) {
+    auto create = [by_id, partitions](ShardState& shard) -> Task<int32_t> {
+      co_return shard.fetch_sessions->MaybeCreate(shard.io.rng(), shard.io.clock().Now(), by_id,
+                                                  partitions);
+    };
+    const ShardId target = static_cast<ShardId>((ctx.io.shard() + i) % shards);
+    const int32_t id = co_await ShardCall<int32_t>(ctx.node, ctx.io, target, std::move(create));
+    if (id != 0) co_return id;
+  }
+  co_return 0;
+}
+
 // Resolves a partition against the metadata.
 Target MakeTarget(const ClusterMetadata& meta, bool by_id, SessionPartitionKey key, int64_t offset,
                   int32_t max_bytes) {
@@ -419,8 +436,7 @@ Task<Result<Response>> HandleFetch(RequestContext& ctx) {
   FetchResponse resp;
   if (full && req.session_epoch == 0) {
     // A new session remembers every partition and what this response tells about it.
-    resp.session_id = ctx.shard.fetch_sessions->MaybeCreate(ctx.io.rng(), ctx.io.clock().Now(),
-                                                            by_id, std::move(told));
+    resp.session_id = co_await CreateSession(ctx, by_id, told);
   } else if (!full && session.id != 0) {
     resp.session_id = session.id;
     co_await RecordSent(ctx.node, ctx.io, session.id, session.epoch, std::move(told),

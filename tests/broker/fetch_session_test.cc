@@ -613,6 +613,37 @@ TEST(FetchSessionTest, FullCacheAnswersSessionlessAndEvictsAsKafkaDoes) {
   });
 }
 
+// Two slots over two shards: one each. When the connection's shard is full the session opens
+// on the other one; when both are full the fetch is sessionless.
+TEST(FetchSessionTest, AFullShardOpensTheSessionOnAnother) {
+  BrokerSim sim(22, 2, Slots(2));
+  sim.Run([&](Io& io) -> Task<void> {
+    auto c = co_await Connect(sim, io);
+    CO_ASSERT_OK(StatusOf(c));
+    CO_ASSERT_OK(co_await CreateTopic(*c, "s", 1));
+    const FetchRequest full = FetchOf("s", {{0, 0}}, 0, 0);
+    auto r1 = co_await Call<FetchResponse>(*c, kFetchVersion, full);
+    CO_ASSERT_OK(StatusOf(r1));
+    auto r2 = co_await Call<FetchResponse>(*c, kFetchVersion, full);
+    CO_ASSERT_OK(StatusOf(r2));
+    auto r3 = co_await Call<FetchResponse>(*c, kFetchVersion, full);
+    CO_ASSERT_OK(StatusOf(r3));
+    const int32_t first = r1->body.session_id;
+    const int32_t second = r2->body.session_id;
+    EXPECT_GT(first, 0);
+    EXPECT_GT(second, 0);
+    EXPECT_EQ(SessionOwner(first, 2), c->shard);
+    EXPECT_EQ(SessionOwner(second, 2), 1 - c->shard);
+    EXPECT_EQ(r3->body.session_id, 0);
+    EXPECT_EQ(r3->body.error_code, 0);
+    // Both go on.
+    const FetchRequest inc1 = FetchOf("s", {}, first, 1);
+    EXPECT_EQ(co_await FetchErrorOf(*c, kFetchVersion, inc1), 0);
+    const FetchRequest inc2 = FetchOf("s", {}, second, 1);
+    EXPECT_EQ(co_await FetchErrorOf(*c, kFetchVersion, inc2), 0);
+  });
+}
+
 TEST(FetchSessionTest, TopicIdSessionsForgetById) {
   BrokerSim sim(16, 2);
   sim.Run([&](Io& io) -> Task<void> {
