@@ -38,14 +38,9 @@ constexpr int32_t kOffsetsPartitions = 4;
 template <typename Resp, typename Req>
 Task<Result<Resp>> Call(Socket& s, int16_t version, Req req, int32_t correlation_id) {
   RUNNEL_CO_TRY(co_await SendRequest(s, version, req, correlation_id));
-  RUNNEL_CO_ASSIGN_OR_RETURN(std::vector<uint8_t> frame, co_await ReadFrame(s));
-  Reader r(frame);
-  RUNNEL_CO_ASSIGN_OR_RETURN(
-      ResponseHeader h,
-      ResponseHeader::Decode(ResponseHeaderVersion(*FindApi(Resp::kApiKey), version), r));
-  if (h.correlation_id != correlation_id) co_return Status::Corruption("correlation id");
-  RUNNEL_CO_ASSIGN_OR_RETURN(Resp resp, Resp::Decode(version, r));
-  co_return resp;
+  RUNNEL_CO_ASSIGN_OR_RETURN(DecodedResponse<Resp> r,
+                             co_await ReadDecoded<Resp>(s, version, correlation_id));
+  co_return std::move(r.body);
 }
 
 Task<Result<std::unique_ptr<Socket>>> Connect(Io& io, Address addr) {
