@@ -45,8 +45,8 @@ constexpr int32_t kFetchMaxBytes = 256 * 1024;
 // fsync failures are left out for now: after one, the broker reopens the fenced log without a
 // machine restart, and recovery then trusts page-cache bytes that never reached the disk (the
 // limit engine/README.md states under "Not done yet"); a later power loss takes them, with
-// records already acknowledged or read. With kSyncErrors, seeds 29, 622, 699, 798, 888, 920 and
-// 970 of the default fault mix fail (sim/README.md).
+// records already acknowledged or read. With kSyncErrors = true, 7 of seeds 1..1000 fail
+// (sim/README.md, "Known failures").
 constexpr bool kSyncErrors = false;
 
 Duration Backoff(Rng& rng, int attempt) {
