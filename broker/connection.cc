@@ -100,7 +100,7 @@ Task<void> RunHandler(std::shared_ptr<Conn> c, std::shared_ptr<Slot> slot) {
           *c, fmt::format("{} v{} is not implemented (v{}-{})", api.name, frame->api_version(),
                           api.implement_min_version, api.implement_max_version));
     } else {
-      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer, c->id};
+      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer, c->id, slot->frame};
       result = co_await handler(ctx);
     }
   }

@@ -22,6 +22,11 @@ struct RequestContext {
   const Address& peer;
   // Unique per connection on its shard (0: none); fetch long polls end when it closes.
   uint64_t connection_id = 0;
+  // The whole request frame (frame.body points into it), owned by the connection until the
+  // response is written, acks=0 Produce included. A handler may rewrite bytes of it in place
+  // (Produce hands its records to Log::Append, which stamps offsets into them); empty when the
+  // caller offers no writable frame.
+  std::span<uint8_t> writable_frame = {};
   int16_t version() const { return frame.api_version(); }
   int32_t correlation_id() const { return frame.header.correlation_id; }
 };

@@ -59,11 +59,16 @@ ErrorCode StatusError(const Status& s) {
   return ErrorCode::kKafkaStorageError;
 }
 
+// Appends `records` on the partition's owner shard. `records` is either a span into the
+// request frame (which outlives this task: the handler awaits it) or, after a codec conversion,
+// `converted`'s bytes; the owner shard's log rewrites header fields in place either way.
 Task<PartitionOutcome> ProducePartition(Node& node, Io& io, TopicInfo topic, int32_t partition,
-                                        std::vector<std::byte> records, bool durable) {
+                                        std::span<std::byte> records,
+                                        std::vector<std::byte> converted, bool durable) {
   const ShardId owner = node.PartitionShard(topic.name, partition);
-  auto append = [topic = std::move(topic), partition, records = std::move(records),
+  auto append = [topic = std::move(topic), partition, records, converted = std::move(converted),
                  durable](ShardState& shard) mutable -> Task<PartitionOutcome> {
+    if (!converted.empty()) records = std::span(converted);
     PartitionOutcome out;
     Result<engine::Log*> log = co_await shard.partitions->Get(topic, partition);
     if (!log.ok()) {
@@ -114,17 +119,17 @@ std::optional<engine::Codec> TargetCodec(TopicCompression c) {
   return std::nullopt;
 }
 
-// Rewrites `records` in `codec` when some batch uses another. An error is the partition's
-// answer; `records` is then left as it was and must not be appended.
-std::optional<PartitionOutcome> ConvertRecords(std::vector<std::byte>& records, engine::Codec codec,
-                                               const TopicConfig& topic_config,
-                                               engine::BatchRecompressor& recompressor) {
+// Rewrites `records` in `codec` into `converted` when some batch uses another (`converted`
+// stays empty when none does). An error is the partition's answer; nothing may be appended.
+std::optional<PartitionOutcome> ConvertRecords(std::span<const std::byte> records,
+                                               engine::Codec codec, const TopicConfig& topic_config,
+                                               engine::BatchRecompressor& recompressor,
+                                               std::vector<std::byte>& converted) {
   const engine::LogLimits log_limits;
   engine::RecompressLimits limits;
   limits.batch_count_max = log_limits.append_batches_max;
   limits.batch_bytes_max = static_cast<size_t>(topic_config.max_message_bytes);
   limits.output_bytes_max = static_cast<size_t>(topic_config.segment_bytes);
-  std::vector<std::byte> converted;
   Result<bool> r = engine::RecompressBatches(records, codec, limits, recompressor, converted);
   if (!r.ok()) {
     PartitionOutcome out;
@@ -133,8 +138,21 @@ std::optional<PartitionOutcome> ConvertRecords(std::vector<std::byte>& records, 
     out.message = r.status().message();
     return out;
   }
-  if (*r) records = std::move(converted);
+  RUNNEL_ASSERT(*r == !converted.empty(), "RecompressBatches: converted {} with {} bytes out", *r,
+                converted.size());
   return std::nullopt;
+}
+
+// The records of one partition as a writable span of the request frame they were decoded from
+// (no copy: Log::Append stamps offsets into the client's bytes where they lie).
+std::span<std::byte> WritableRecords(const RequestContext& ctx, const protocol::RecordsView& r) {
+  const uint8_t* begin = ctx.writable_frame.data();
+  const uint8_t* end = begin + ctx.writable_frame.size();
+  RUNNEL_ASSERT(r.data() >= begin && r.data() + r.size() <= end,
+                "Produce records ({} bytes) outside the {}-byte request frame", r.size(),
+                ctx.writable_frame.size());
+  const size_t at = static_cast<size_t>(r.data() - begin);
+  return std::as_writable_bytes(ctx.writable_frame.subspan(at, r.size()));
 }
 
 }  // namespace
@@ -174,14 +192,14 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
         out.error = ErrorCode::kCorruptMessage;
         out.message = "no records";
       } else {
-        std::vector<std::byte> copy(p.records.size());
-        std::memcpy(copy.data(), p.records.data(), copy.size());
+        const std::span<std::byte> records = WritableRecords(ctx, p.records);
+        std::vector<std::byte> converted;
         if (target.has_value()) {
           if (!recompressor.has_value()) {
             recompressor.emplace(engine::LogLimits{}.decompressed_bytes_max);
           }
           std::optional<PartitionOutcome> refused =
-              ConvertRecords(copy, *target, topic_config, *recompressor);
+              ConvertRecords(records, *target, topic_config, *recompressor, converted);
           // A conversion is CPU work on this shard's loop (milliseconds for a large gzip
           // batch): let the shard's other connections run before the next partition.
           co_await Yield{ctx.io.executor()};
@@ -191,8 +209,8 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
           }
         }
         task_slot.push_back(outcomes.size());
-        tasks.push_back(ProducePartition(ctx.node, ctx.io, it->second, p.index, std::move(copy),
-                                         req.acks == -1));
+        tasks.push_back(ProducePartition(ctx.node, ctx.io, it->second, p.index, records,
+                                         std::move(converted), req.acks == -1));
       }
       outcomes.push_back(std::move(out));
     }
