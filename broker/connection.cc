@@ -16,7 +16,16 @@ constexpr size_t kRecvBytesMax = 64 * 1024;
 
 // One admitted request: its frame, and (once its handler finished) its response.
 struct Slot {
-  std::vector<uint8_t> frame;
+  // Allocated at the frame's exact size without zero-filling (every byte is then written by the
+  // copy or the Recv that fills it); kept until the response is written, because handlers work
+  // on spans into it (Produce appends its records from here).
+  explicit Slot(size_t frame_bytes_in)
+      : frame_data(std::make_unique_for_overwrite<uint8_t[]>(frame_bytes_in)),
+        frame_bytes(frame_bytes_in) {}
+  std::span<uint8_t> frame() { return {frame_data.get(), frame_bytes}; }
+
+  std::unique_ptr<uint8_t[]> frame_data;
+  size_t frame_bytes;
   std::optional<Result<Response>> result;
   std::coroutine_handle<> waiter;
   int16_t api_key = -1;
@@ -83,7 +92,7 @@ Result<Response> Unsupported(const Conn& c, std::string what) {
 
 Task<void> RunHandler(std::shared_ptr<Conn> c, std::shared_ptr<Slot> slot) {
   Result<Response> result = Status::Unsupported("not run");
-  Result<protocol::RequestFrame> frame = protocol::DecodeRequestHeader(slot->frame);
+  Result<protocol::RequestFrame> frame = protocol::DecodeRequestHeader(slot->frame());
   if (!frame.ok()) {
     result = frame.status();
   } else {
@@ -100,7 +109,7 @@ Task<void> RunHandler(std::shared_ptr<Conn> c, std::shared_ptr<Slot> slot) {
           *c, fmt::format("{} v{} is not implemented (v{}-{})", api.name, frame->api_version(),
                           api.implement_min_version, api.implement_max_version));
     } else {
-      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer, c->id, slot->frame};
+      RequestContext ctx{c->io, c->node, c->shard, *frame, c->peer, c->id, slot->frame()};
       result = co_await handler(ctx);
     }
   }
@@ -157,7 +166,7 @@ Task<void> WriteLoop(std::shared_ptr<Conn> c) {
     if (!next.ok()) break;
     std::shared_ptr<Slot> slot = std::move(*next);
     co_await SlotDone{*slot};
-    const uint64_t frame_bytes = slot->frame.size();
+    const uint64_t frame_bytes = slot->frame_bytes;
     Result<Response>& result = *slot->result;
     bool failed = false;
     if (!result.ok()) {
@@ -185,7 +194,7 @@ Task<void> WriteLoop(std::shared_ptr<Conn> c) {
   // Requests still queued after a failure: drain so their admissions are returned.
   while (std::optional<std::shared_ptr<Slot>> slot = c->pending.TryReceive()) {
     co_await SlotDone{**slot};
-    const uint64_t frame_bytes = (*slot)->frame.size();
+    const uint64_t frame_bytes = (*slot)->frame_bytes;
     c->inflight--;
     Release(*c, frame_bytes);
   }
@@ -225,6 +234,10 @@ Task<Status> Admit(Conn& c, uint64_t frame_bytes) {
 
 }  // namespace
 
+// Small requests are read 64 KiB at a time and split by the FrameReader (several may arrive in
+// one Recv). A request that is not complete in what arrived is read without a bounce buffer:
+// once its size prefix is in, the request is admitted, its slot's buffer allocated at the
+// frame's size, the bytes already received moved in, and the rest received straight into it.
 Task<void> ServeConnection(Io& io, Node& node, std::unique_ptr<Socket> socket) {
   auto c = std::make_shared<Conn>(io, node, std::move(socket));
   c->shard.connections++;
@@ -233,7 +246,8 @@ Task<void> ServeConnection(Io& io, Node& node, std::unique_ptr<Socket> socket) {
   io.Spawn(IdleWatch(c));
   protocol::FrameReader frames(static_cast<size_t>(node.config().socket_request_max_bytes));
   std::vector<std::byte> buf(kRecvBytesMax);
-  while (!c->closing) {
+  bool stop = false;
+  while (!c->closing && !stop) {
     Result<size_t> n = co_await c->stream->Recv(buf);
     if (!n.ok() || *n == 0) {
       if (n.ok()) {
@@ -247,32 +261,63 @@ Task<void> ServeConnection(Io& io, Node& node, std::unique_ptr<Socket> socket) {
     }
     c->Touch();
     frames.Append(std::span(reinterpret_cast<const uint8_t*>(buf.data()), *n));
-    bool bad = false;
     while (!c->closing) {
       Result<std::optional<std::span<const uint8_t>>> frame = frames.Next();
       if (!frame.ok()) {
         spdlog::warn("shard {}: closing connection from {}: {}", io.shard(), c->peer.ToString(),
                      frame.status().ToString());
-        bad = true;
+        stop = true;
         break;
       }
-      if (!frame->has_value()) break;
-      auto slot = std::make_shared<Slot>();
-      slot->frame.assign((*frame)->begin(), (*frame)->end());
-      if (!(co_await Admit(*c, slot->frame.size())).ok()) {
-        bad = true;
+      // A frame complete in the buffer (which nothing appends to while this waits for
+      // admission), or the size of one that is not.
+      const std::optional<size_t> partial =
+          frame->has_value() ? std::nullopt : frames.partial_frame_bytes();
+      if (!frame->has_value() && !partial.has_value()) break;  // under 4 bytes: read more
+      const size_t frame_bytes = frame->has_value() ? (*frame)->size() : *partial;
+      Status admitted = co_await Admit(*c, frame_bytes);
+      if (!admitted.ok()) {
+        stop = true;
         break;
+      }
+      auto slot = std::make_shared<Slot>(frame_bytes);
+      if (frame->has_value()) {
+        std::copy((*frame)->begin(), (*frame)->end(), slot->frame().begin());
+      } else {
+        // The rest of the frame, received straight into its slot.
+        const std::span<std::byte> rest = std::as_writable_bytes(slot->frame());
+        size_t have = frames.TakePartialFrame(slot->frame());
+        while (have < rest.size()) {
+          Result<size_t> got = co_await c->stream->Recv(rest.subspan(have));
+          if (!got.ok() || *got == 0) {
+            if (got.ok()) {
+              spdlog::warn(
+                  "shard {}: connection from {} ended inside a request: truncated frame: "
+                  "stream ended after {} of {} bytes",
+                  io.shard(), c->peer.ToString(), have, rest.size());
+            }
+            stop = true;
+            break;
+          }
+          c->Touch();
+          have += *got;
+        }
+        if (stop) {
+          Release(*c, frame_bytes);
+          break;
+        }
       }
       // The channel holds as many slots as the connection admits requests, so this Send never
       // waits; it fails only when the connection is closing.
-      if (!(co_await c->pending.Send(slot)).ok()) {
-        Release(*c, slot->frame.size());
+      Status queued = co_await c->pending.Send(slot);
+      if (!queued.ok()) {
+        Release(*c, frame_bytes);
+        stop = true;
         break;
       }
       c->inflight++;
-      io.Spawn(RunHandler(c, slot));
+      io.Spawn(RunHandler(c, std::move(slot)));
     }
-    if (bad) break;
   }
   // End of input: let the writer finish what was admitted, then it closes the socket. Long
   // polls of this connection answer now rather than at their deadline (once the writer closed

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "io/assert.h"
+
 namespace runnel::protocol {
 namespace {
 
@@ -52,6 +56,27 @@ size_t FrameReader::bytes_needed() const {
   if (size < 0) return 0;
   size_t want = kFrameSizePrefixBytes + static_cast<size_t>(size);
   return avail >= want ? 0 : want - avail;
+}
+
+std::optional<size_t> FrameReader::partial_frame_bytes() const {
+  const size_t avail = buf_.size() - start_;
+  if (failed_ || avail < kFrameSizePrefixBytes) return std::nullopt;
+  const int64_t size = PeekSize(buf_.data() + start_);
+  if (size < 0 || static_cast<uint64_t>(size) > frame_bytes_max_) return std::nullopt;
+  if (avail - kFrameSizePrefixBytes >= static_cast<size_t>(size)) return std::nullopt;
+  return static_cast<size_t>(size);
+}
+
+size_t FrameReader::TakePartialFrame(std::span<uint8_t> frame) {
+  const std::optional<size_t> size = partial_frame_bytes();
+  RUNNEL_ASSERT(size.has_value() && *size == frame.size(),
+                "TakePartialFrame: {} bytes given for a partial frame of {}", frame.size(),
+                size.value_or(0));
+  const size_t have = buf_.size() - start_ - kFrameSizePrefixBytes;
+  std::copy_n(buf_.data() + start_ + kFrameSizePrefixBytes, have, frame.data());
+  buf_.clear();
+  start_ = 0;
+  return have;
 }
 
 Status FrameReader::Finish() const {

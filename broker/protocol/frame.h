@@ -41,6 +41,16 @@ class FrameReader {
   // Bytes still needed to complete the frame being read (at least 1 while incomplete).
   size_t bytes_needed() const;
 
+  // Reading a large frame without copying it twice: after Next() returned nullopt, the size of
+  // the frame being read when its size prefix is complete (Next() has checked it against the
+  // limits), else nullopt. Everything buffered then belongs to that frame.
+  std::optional<size_t> partial_frame_bytes() const;
+  // Moves the partial frame's buffered bytes (those after its prefix) to the front of `frame`
+  // (exactly partial_frame_bytes() long) and forgets the frame; returns how many it moved. The
+  // caller reads the rest of the frame from the stream straight into `frame`; the reader then
+  // starts at the next frame, empty.
+  size_t TakePartialFrame(std::span<uint8_t> frame);
+
  private:
   std::vector<uint8_t> buf_;
   size_t start_ = 0;

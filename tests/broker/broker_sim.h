@@ -79,6 +79,16 @@ class BrokerSim {
   sim::NodeId client_ = 0;
 };
 
+// A connection to the broker at `addr`, retrying every 10 ms for a second while it starts.
+inline Task<Result<std::unique_ptr<Socket>>> ConnectRetrying(Io& io, Address addr) {
+  for (int i = 0; i < 100; i++) {
+    Result<std::unique_ptr<Socket>> s = co_await io.net().Connect(addr);
+    if (s.ok()) co_return s;
+    co_await io.Sleep(std::chrono::milliseconds(10));
+  }
+  co_return Status::Refused("broker never accepted");
+}
+
 template <typename Req>
 Task<Status> SendRequest(Socket& s, int16_t version, const Req& req, int32_t correlation_id) {
   protocol::RequestHeader h;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 namespace runnel::protocol {
@@ -105,6 +107,110 @@ TEST(FrameReader, TruncatedFrameAtEndOfStream) {
   FrameReader prefix_only;
   prefix_only.Append(std::span<const uint8_t>(f.data(), 2));
   EXPECT_TRUE(prefix_only.Finish().Is(ErrorKind::kCorruption));
+}
+
+// The connection's way of reading (broker/connection.cc): the stream arrives in pieces; whole
+// frames come from Next(), and a frame still incomplete is taken out with TakePartialFrame and
+// its rest read straight from the stream, after which the reader continues at the next frame.
+std::vector<std::vector<uint8_t>> ReadLikeTheConnection(const std::vector<uint8_t>& stream,
+                                                        const std::vector<size_t>& cuts) {
+  FrameReader reader;
+  std::vector<std::vector<uint8_t>> got;
+  size_t at = 0;  // stream bytes handed over so far
+  size_t cut = 0;
+  while (at < stream.size()) {
+    const size_t end = cut < cuts.size() ? cuts[cut++] : stream.size();
+    if (end <= at) continue;
+    reader.Append(std::span(stream).subspan(at, end - at));
+    at = end;
+    while (true) {
+      auto next = reader.Next();
+      EXPECT_TRUE(next.ok()) << next.status().ToString();
+      if (!next.ok()) return got;
+      if (next->has_value()) {
+        got.emplace_back(next->value().begin(), next->value().end());
+        continue;
+      }
+      std::optional<size_t> size = reader.partial_frame_bytes();
+      if (!size.has_value()) break;
+      std::vector<uint8_t> frame(*size, 0xee);
+      const size_t have = reader.TakePartialFrame(frame);
+      EXPECT_LT(have, *size);
+      EXPECT_EQ(reader.buffered_bytes(), 0u);
+      const size_t rest = *size - have;
+      EXPECT_LE(at + rest, stream.size());
+      if (at + rest > stream.size()) return got;
+      std::copy_n(stream.begin() + static_cast<std::ptrdiff_t>(at), rest,
+                  frame.begin() + static_cast<std::ptrdiff_t>(have));
+      at += rest;
+      while (cut < cuts.size() && cuts[cut] <= at) cut++;
+      got.push_back(std::move(frame));
+    }
+  }
+  EXPECT_TRUE(reader.Finish().ok());
+  return got;
+}
+
+std::vector<std::vector<uint8_t>> MixedPayloads() {
+  std::vector<uint8_t> large(3000);
+  for (size_t i = 0; i < large.size(); i++) large[i] = static_cast<uint8_t>(i * 7 + 1);
+  return {{1, 2, 3}, {}, large, {4}, std::vector<uint8_t>(17, 5)};
+}
+
+std::vector<uint8_t> StreamOf(const std::vector<std::vector<uint8_t>>& payloads) {
+  std::vector<uint8_t> stream;
+  for (const auto& p : payloads) {
+    auto f = Frame(p);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  return stream;
+}
+
+TEST(FrameReader, TakingPartialFramesSplitAtEveryBoundary) {
+  const auto payloads = MixedPayloads();
+  const std::vector<uint8_t> stream = StreamOf(payloads);
+  for (size_t k = 1; k < stream.size(); k++) {
+    std::vector<size_t> one_cut = {k};
+    EXPECT_EQ(ReadLikeTheConnection(stream, one_cut), payloads) << "split at " << k;
+  }
+  // Two cuts: every first cut with a second one 1, 2, 5 and 4 + 1 bytes later.
+  for (size_t k = 1; k < stream.size(); k++) {
+    for (size_t d : {1, 2, 5}) {
+      std::vector<size_t> cuts = {k, k + d};
+      EXPECT_EQ(ReadLikeTheConnection(stream, cuts), payloads) << "cuts " << k << ", " << k + d;
+    }
+  }
+  // Byte by byte.
+  std::vector<size_t> every;
+  for (size_t k = 1; k < stream.size(); k++) every.push_back(k);
+  EXPECT_EQ(ReadLikeTheConnection(stream, every), payloads);
+}
+
+TEST(FrameReader, NoPartialFrameUntilItsSizeIsKnownAndChecked) {
+  FrameReader reader(/*frame_bytes_max=*/100);
+  auto f = Frame(std::vector<uint8_t>(50, 3));
+  reader.Append(std::span<const uint8_t>(f.data(), 3));
+  EXPECT_FALSE(reader.partial_frame_bytes().has_value());  // 3 of 4 size bytes
+  reader.Append(std::span<const uint8_t>(f.data() + 3, 1));
+  ASSERT_TRUE(reader.Next().ok());
+  EXPECT_EQ(reader.partial_frame_bytes(), std::optional<size_t>(50));
+  reader.Append(std::span<const uint8_t>(f.data() + 4, 50));
+  EXPECT_FALSE(reader.partial_frame_bytes().has_value());  // complete: Next() returns it
+  auto whole = reader.Next();
+  ASSERT_TRUE(whole.ok() && whole->has_value());
+  EXPECT_EQ(whole->value().size(), 50u);
+
+  // Oversize and negative sizes are never offered as partial frames.
+  FrameReader small(/*frame_bytes_max=*/10);
+  auto g = Frame(std::vector<uint8_t>(11, 0));
+  small.Append(std::span<const uint8_t>(g.data(), 6));
+  EXPECT_FALSE(small.Next().ok());
+  EXPECT_FALSE(small.partial_frame_bytes().has_value());
+  FrameReader negative;
+  std::vector<uint8_t> b = {0xff, 0xff, 0xff, 0xfe, 1};
+  negative.Append(b);
+  EXPECT_FALSE(negative.Next().ok());
+  EXPECT_FALSE(negative.partial_frame_bytes().has_value());
 }
 
 }  // namespace
