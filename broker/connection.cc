@@ -14,17 +14,30 @@ namespace {
 // Bytes asked of one Recv.
 constexpr size_t kRecvBytesMax = 64 * 1024;
 
+// Large request buffers are kept for the connection's next requests (a producer sends ~1 MiB
+// Produce after ~1 MiB Produce): a fresh buffer of that size is a fresh mmap (or trimmed arena
+// top) whose every page faults in again. At most kSpareFramesMax buffers of kPooledFrameBytesMin
+// to kPooledFrameBytesMax bytes per connection, freed with it.
+constexpr size_t kPooledFrameBytesMin = 64 * 1024;
+constexpr size_t kPooledFrameBytesMax = 2 * 1024 * 1024;
+constexpr size_t kSpareFramesMax = 4;
+
+// A request buffer, not zero-filled (every byte of a frame is written by the copy or the Recv
+// that fills it before anything reads it).
+struct FrameBuffer {
+  std::unique_ptr<uint8_t[]> data;
+  size_t capacity = 0;
+};
+
 // One admitted request: its frame, and (once its handler finished) its response.
 struct Slot {
-  // Allocated at the frame's exact size without zero-filling (every byte is then written by the
-  // copy or the Recv that fills it); kept until the response is written, because handlers work
-  // on spans into it (Produce appends its records from here).
-  explicit Slot(size_t frame_bytes_in)
-      : frame_data(std::make_unique_for_overwrite<uint8_t[]>(frame_bytes_in)),
-        frame_bytes(frame_bytes_in) {}
-  std::span<uint8_t> frame() { return {frame_data.get(), frame_bytes}; }
+  // The buffer is kept until the response is written, because handlers work on spans into it
+  // (Produce appends its records from here).
+  Slot(FrameBuffer buffer_in, size_t frame_bytes_in)
+      : buffer(std::move(buffer_in)), frame_bytes(frame_bytes_in) {}
+  std::span<uint8_t> frame() { return {buffer.data.get(), frame_bytes}; }
 
-  std::unique_ptr<uint8_t[]> frame_data;
+  FrameBuffer buffer;
   size_t frame_bytes;
   std::optional<Result<Response>> result;
   std::coroutine_handle<> waiter;
@@ -61,9 +74,41 @@ struct Conn {
   Instant last_activity;
   uint64_t inflight = 0;
   bool closing = false;
-  uint64_t id;  // ShardState::next_connection_id
+  uint64_t id;                            // ShardState::next_connection_id
+  std::vector<FrameBuffer> spare_frames;  // at most kSpareFramesMax
 
   void Touch() { last_activity = io.clock().Now(); }
+
+  // A buffer for a frame of `frame_bytes`: for a large frame the smallest spare that fits, else
+  // a new one (large ones rounded up to 64 KiB so that the next request, a little larger, fits).
+  FrameBuffer TakeFrameBuffer(size_t frame_bytes) {
+    auto best = spare_frames.end();
+    for (auto it = spare_frames.begin();
+         frame_bytes >= kPooledFrameBytesMin && it != spare_frames.end(); ++it) {
+      if (it->capacity >= frame_bytes &&
+          (best == spare_frames.end() || it->capacity < best->capacity)) {
+        best = it;
+      }
+    }
+    if (best != spare_frames.end()) {
+      FrameBuffer b = std::move(*best);
+      spare_frames.erase(best);
+      return b;
+    }
+    size_t capacity = frame_bytes;
+    if (frame_bytes >= kPooledFrameBytesMin && frame_bytes <= kPooledFrameBytesMax) {
+      capacity =
+          (frame_bytes + kPooledFrameBytesMin - 1) / kPooledFrameBytesMin * kPooledFrameBytesMin;
+    }
+    return FrameBuffer{std::make_unique_for_overwrite<uint8_t[]>(capacity), capacity};
+  }
+
+  // Keeps a finished request's buffer for a later one when it is worth keeping and there is room.
+  void KeepFrameBuffer(FrameBuffer b) {
+    if (b.capacity < kPooledFrameBytesMin || b.capacity > kPooledFrameBytesMax) return;
+    if (spare_frames.size() >= kSpareFramesMax) return;
+    spare_frames.push_back(std::move(b));
+  }
 };
 
 struct SlotDone {
@@ -183,6 +228,8 @@ Task<void> WriteLoop(std::shared_ptr<Conn> c) {
       }
       c->Touch();
     }
+    // The handler has finished (it set the result), so the slot is ours alone.
+    if (slot.use_count() == 1) c->KeepFrameBuffer(std::move(slot->buffer));
     slot.reset();
     c->inflight--;
     Release(*c, frame_bytes);
@@ -280,7 +327,7 @@ Task<void> ServeConnection(Io& io, Node& node, std::unique_ptr<Socket> socket) {
         stop = true;
         break;
       }
-      auto slot = std::make_shared<Slot>(frame_bytes);
+      auto slot = std::make_shared<Slot>(c->TakeFrameBuffer(frame_bytes), frame_bytes);
       if (frame->has_value()) {
         std::copy((*frame)->begin(), (*frame)->end(), slot->frame().begin());
       } else {
