@@ -9,6 +9,8 @@
 // client's bytes (decompress, check, compress; the log then validates the new batch as any
 // other). A batch that does not convert (corrupt: CORRUPT_MESSAGE; over max.message.bytes or
 // the decompression bound: MESSAGE_TOO_LARGE) fails its partition and nothing of it is written.
+#include <algorithm>
+
 #include "broker/handlers/handler.h"
 #include "broker/partitions.h"
 #include "broker/protocol/gen/error_codes.h"
@@ -91,8 +93,13 @@ Task<PartitionOutcome> ProducePartition(Node& node, Io& io, TopicInfo topic, int
     if (out.error == ErrorCode::kNone) {
       out.base_offset = r->base_offset.value();
       out.log_append_time_ms = r->log_append_time_ms;
-      // One node: everything written is committed.
-      (*log)->SetHighWatermark((*log)->log_end_offset());
+      // One node: what is written is committed. A durable append exposes only what is synced
+      // (the flushed offset covers it now), so with acks=all no consumer reads a record that a
+      // failed sync of a later round takes back; other appends expose what is written (Kafka's
+      // acks=0/1 behaviour).
+      (*log)->SetHighWatermark(durable
+                                   ? std::max((*log)->high_watermark(), (*log)->flushed_offset())
+                                   : (*log)->log_end_offset());
       shard.partitions->appended().NotifyAll();
     }
     co_return out;
