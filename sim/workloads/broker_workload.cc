@@ -42,11 +42,11 @@ constexpr const char* kTopic = "events";
 constexpr int kBatchesAfterQuiet = 3;  // each producer's liveness proof
 constexpr Duration kRequestTimeout = seconds(3);
 constexpr int32_t kFetchMaxBytes = 256 * 1024;
-// fsync failures are left out for now: after one, the broker reopens the fenced log without a
-// machine restart, and recovery then trusts page-cache bytes that never reached the disk (the
-// limit engine/README.md states under "Not done yet"); a later power loss takes them, with
-// records already acknowledged or read. With kSyncErrors = true, 7 of seeds 1..1000 fail
-// (sim/README.md, "Known failures").
+// fsync failures are left out for now: a sync that fails while a log is being (re)opened drops
+// the file's unsynced writes, which stay readable, and the next Open trusts them (the limit
+// engine/README.md states under "Not done yet"); a later power loss takes them, with records
+// already acknowledged. With kSyncErrors = true, 3 of seeds 1..1000 fail (sim/README.md,
+// "Known failures").
 constexpr bool kSyncErrors = false;
 
 Duration Backoff(Rng& rng, int attempt) {
