@@ -17,6 +17,7 @@
 #include "broker/protocol/gen/produce_request.h"
 #include "broker/protocol/gen/produce_response.h"
 #include "engine/recompress.h"
+#include "engine/record_batch_format.h"
 
 namespace runnel::broker {
 
@@ -25,6 +26,9 @@ using protocol::ProduceRequest;
 using protocol::ProduceResponse;
 
 namespace {
+
+// KIP-110: the first Produce version that may carry zstd batches.
+constexpr int16_t kZstdProduceVersionMin = 7;
 
 struct PartitionOutcome {
   ErrorCode error = ErrorCode::kNone;
@@ -105,6 +109,25 @@ Task<PartitionOutcome> ProducePartition(Node& node, Io& io, TopicInfo topic, int
     co_return out;
   };
   co_return co_await ShardCall<PartitionOutcome>(node, io, owner, std::move(append));
+}
+
+// Whether some batch of `records` is zstd (attribute bits 0-2 == 4), by walking the headers
+// (no CRC: a batch with bad framing is left to the log, which refuses it).
+bool HasZstdBatch(std::span<const std::byte> records) {
+  namespace bf = engine::batch_format;
+  size_t at = 0;
+  while (records.size() - at >= bf::kHeaderBytes) {
+    Result<size_t> size = engine::BatchSizeFromPrefix(records.subspan(at));
+    if (!size.ok() || *size > records.size() - at) return false;
+    const uint16_t attributes = static_cast<uint16_t>(
+        (std::to_integer<uint16_t>(records[at + bf::kAttributesOffset]) << 8) |
+        std::to_integer<uint16_t>(records[at + bf::kAttributesOffset + 1]));
+    if ((attributes & bf::kAttrCompressionMask) == static_cast<uint16_t>(engine::Codec::kZstd)) {
+      return true;
+    }
+    at += *size;
+  }
+  return false;
 }
 
 // The codec a topic's batches are stored in; nullopt keeps the producer's.
@@ -198,6 +221,12 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
       } else if (p.records.is_null() || p.records.size() == 0) {
         out.error = ErrorCode::kCorruptMessage;
         out.message = "no records";
+      } else if (ctx.version() < kZstdProduceVersionMin &&
+                 HasZstdBatch(std::as_bytes(std::span(p.records.data(), p.records.size())))) {
+        // KIP-110: zstd needs Produce v7, as with Kafka (a consumer old enough to use an
+        // older Produce could not read it back).
+        out.error = ErrorCode::kUnsupportedCompressionType;
+        out.message = "zstd batches need Produce v7 or later";
       } else {
         const std::span<std::byte> records = WritableRecords(ctx, p.records);
         std::vector<std::byte> converted;

@@ -292,6 +292,9 @@ TEST(ProduceCompressionTest, RefusedBatchesWriteNothing) {
     EXPECT_LT(big.size(), 2000u);
     r = co_await c.Produce("u", big);
     EXPECT_TRUE(r.ok() && r->first == Err(ErrorCode::kMessageTooLarge));
+    // zstd over Produce v3 (KIP-110).
+    r = co_await c.Produce("u", Batch(Codec::kZstd), 3);
+    EXPECT_TRUE(r.ok() && r->first == Err(ErrorCode::kUnsupportedCompressionType));
     auto stored = co_await c.Fetch("u");
     EXPECT_TRUE(stored.ok() && stored->empty());
     // A good one goes in at offset 0.

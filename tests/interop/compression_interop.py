@@ -247,12 +247,14 @@ def raw_checks(broker):
         error, _ = produce_raw(broker, topic, bad)
         check(error == 2, f"{topic}: a corrupt gzip batch is CORRUPT_MESSAGE (2), got {error}")
         check(stored_batches(broker, topic) == before, f"{topic}: nothing written")
-    # A zstd batch whose stream is garbage, over Produce v7 (the first version allowed zstd).
+    # zstd before Produce v7 (KIP-110) is UNSUPPORTED_COMPRESSION_TYPE (76), whatever the
+    # topic; from v7 on this garbage zstd stream is CORRUPT_MESSAGE.
     bad_zstd = build_batch(records, codec=4, section=b"\x28\xb5\x2f\xfd not really zstd")
     for topic in ["cv.producer", "cv.none"]:
         before = stored_batches(broker, topic)
+        check(produce_raw(broker, topic, bad_zstd)[0] == 76, f"{topic}: zstd over Produce v3 is 76")
         check(produce_raw(broker, topic, bad_zstd, version=7)[0] == 2,
-              f"{topic}: a corrupt zstd batch is CORRUPT_MESSAGE")
+              f"{topic}: a corrupt zstd batch over Produce v7 is CORRUPT_MESSAGE")
         check(stored_batches(broker, topic) == before, f"{topic}: nothing written")
     # Compressible: gzip keeps it under max.message.bytes 2000, uncompressed it is over.
     big = build_batch([(b"k", b"a" * 5000)], codec=1)
