@@ -13,6 +13,27 @@ LISTENING = re.compile(r"runnel listening on 127\.0\.0\.1:(\d+) \(\d+ shard\(s\)
                        r"advertising [^:\s]+:(\d+)")
 
 
+
+# Every interop script counts its checks here: a failed check prints what failed and the run
+# goes on, so one run reports every failure; summary() is the script's exit status.
+CHECKS = {"passed": 0, "failed": 0}
+
+
+def check(cond, what):
+    if cond:
+        CHECKS["passed"] += 1
+    else:
+        CHECKS["failed"] += 1
+        print("FAILED:", what, flush=True)
+    return cond
+
+
+def summary():
+    """Prints the counts; 0 only when something was checked and nothing failed."""
+    print(f"{CHECKS['passed']} passed, {CHECKS['failed']} failed", flush=True)
+    return 0 if CHECKS["failed"] == 0 and CHECKS["passed"] > 0 else 1
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -22,9 +22,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from broker_process import Broker  # noqa: E402
-# The check counters and raw request framing are produce_interop's.
-from produce_interop import CHECKS, check, raw_call  # noqa: E402
+from broker_process import Broker, check, summary  # noqa: E402
+# Raw request framing is produce_interop's.
+from produce_interop import raw_call  # noqa: E402
 
 CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 TOPICS = {  # name -> (compression.type, the codec id stored batches must have or None)
@@ -301,8 +301,7 @@ def main():
         check(False, f"exception: {e!r}\n{broker.logs()}")
     finally:
         broker.cleanup()
-    print(f"{CHECKS['passed']} passed, {CHECKS['failed']} failed", flush=True)
-    return 0 if CHECKS["failed"] == 0 and CHECKS["passed"] > 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -17,20 +17,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from broker_process import Broker  # noqa: E402
+from broker_process import Broker, check, summary  # noqa: E402
 
-CHECKS = {"passed": 0, "failed": 0}
 
 FETCH_SESSION_ID_NOT_FOUND = 70
 INVALID_FETCH_SESSION_EPOCH = 71
-
-
-def check(cond, what):
-    if cond:
-        CHECKS["passed"] += 1
-    else:
-        CHECKS["failed"] += 1
-        print("FAILED:", what, flush=True)
 
 
 # --- the wire -----------------------------------------------------------------------------
@@ -400,8 +391,7 @@ def main():
         check(False, f"{type(e).__name__}: {e}\n{broker.logs()}")
     finally:
         broker.cleanup()
-    print(f"fetch interop: {CHECKS['passed']} checks passed, {CHECKS['failed']} failed")
-    return 1 if CHECKS["failed"] else 0
+    return summary()
 
 
 if __name__ == "__main__":

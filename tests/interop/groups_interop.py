@@ -24,18 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from broker_process import Broker  # noqa: E402
-
-CHECKS = {"passed": 0, "failed": 0}
-
-
-def check(cond, what):
-    if cond:
-        CHECKS["passed"] += 1
-    else:
-        CHECKS["failed"] += 1
-        print("FAILED:", what, flush=True)
-    return cond
+from broker_process import CHECKS, Broker, check, summary  # noqa: E402
 
 
 def wait_until(pred, timeout_s, step_s=0.05):
@@ -425,8 +414,7 @@ def main():
         if CHECKS["failed"]:
             print(broker.logs(), flush=True)
         broker.cleanup()
-    print(f"{CHECKS['passed']} passed, {CHECKS['failed']} failed", flush=True)
-    return 0 if CHECKS["failed"] == 0 and CHECKS["passed"] > 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -12,17 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from broker_process import Broker  # noqa: E402
-
-CHECKS = {"passed": 0, "failed": 0}
-
-
-def check(cond, what):
-    if cond:
-        CHECKS["passed"] += 1
-    else:
-        CHECKS["failed"] += 1
-        print("FAILED:", what, flush=True)
+from broker_process import Broker, check, summary  # noqa: E402
 
 
 def kcat(kcat_bin, args, stdin=None, timeout=30):
@@ -309,8 +299,7 @@ def main():
         check(False, f"exception: {e!r}\n{broker.logs()}")
     finally:
         broker.cleanup()
-    print(f"{CHECKS['passed']} passed, {CHECKS['failed']} failed", flush=True)
-    return 0 if CHECKS["failed"] == 0 and CHECKS["passed"] > 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":
