@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "broker/node.h"
@@ -57,6 +58,40 @@ Result<Response> EncodeResponse(const RequestContext& ctx, const T& body) {
   RUNNEL_TRY(protocol::EncodeResponseFrame(ctx.version(), ctx.correlation_id(), body, w));
   return Response{w.Flatten(), true, {}};
 }
+
+// The topic when `partition` of topic `name` exists in `meta`, else null.
+inline const TopicInfo* FindPartition(const ClusterMetadata& meta, const std::string& name,
+                                      int32_t partition) {
+  auto it = meta.topics.find(name);
+  if (it == meta.topics.end() || partition < 0 || partition >= it->second.partitions) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+// One answer per requested partition, in request order: a partition is either answered at once
+// (Answer: unknown, refused) or by a task (Start); Run awaits the tasks together (they run
+// concurrently, e.g. on their owner shards) and returns every answer in the order added.
+template <typename A>
+class PartitionFanOut {
+ public:
+  void Answer(A a) { answers_.push_back(std::move(a)); }
+  void Start(Task<A> task) {
+    slots_.push_back(answers_.size());
+    answers_.emplace_back();
+    tasks_.push_back(std::move(task));
+  }
+  Task<std::vector<A>> Run() {
+    std::vector<A> done = co_await WhenAll(std::move(tasks_));
+    for (size_t i = 0; i < done.size(); i++) answers_[slots_[i]] = std::move(done[i]);
+    co_return std::move(answers_);
+  }
+
+ private:
+  std::vector<A> answers_;
+  std::vector<size_t> slots_;
+  std::vector<Task<A>> tasks_;
+};
 
 using Handler = Task<Result<Response>> (*)(RequestContext& ctx);
 

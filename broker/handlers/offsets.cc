@@ -74,25 +74,17 @@ Task<Result<Response>> HandleListOffsets(RequestContext& ctx) {
   RUNNEL_CO_ASSIGN_OR_RETURN(ListOffsetsRequest req,
                              protocol::DecodeRequestBody<ListOffsetsRequest>(ctx.frame));
   ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
-  std::vector<OffsetAnswer> answers;
-  std::vector<size_t> slot;
-  std::vector<Task<OffsetAnswer>> tasks;
+  PartitionFanOut<OffsetAnswer> fan;
   for (const auto& t : req.topics) {
-    auto it = meta.topics.find(t.name);
     for (const auto& p : t.partitions) {
-      OffsetAnswer a;
-      if (it == meta.topics.end() || p.partition_index < 0 ||
-          p.partition_index >= it->second.partitions) {
-        a.error = ErrorCode::kUnknownTopicOrPartition;
+      if (const TopicInfo* topic = FindPartition(meta, t.name, p.partition_index)) {
+        fan.Start(LookUp(ctx.node, ctx.io, *topic, p.partition_index, p.timestamp));
       } else {
-        slot.push_back(answers.size());
-        tasks.push_back(LookUp(ctx.node, ctx.io, it->second, p.partition_index, p.timestamp));
+        fan.Answer({.error = ErrorCode::kUnknownTopicOrPartition});
       }
-      answers.push_back(a);
     }
   }
-  std::vector<OffsetAnswer> done = co_await WhenAll(std::move(tasks));
-  for (size_t i = 0; i < done.size(); i++) answers[slot[i]] = done[i];
+  std::vector<OffsetAnswer> answers = co_await fan.Run();
   ListOffsetsResponse resp;
   size_t k = 0;
   for (const auto& t : req.topics) {
@@ -192,25 +184,17 @@ Task<Result<Response>> HandleDeleteRecords(RequestContext& ctx) {
   RUNNEL_CO_ASSIGN_OR_RETURN(DeleteRecordsRequest req,
                              protocol::DecodeRequestBody<DeleteRecordsRequest>(ctx.frame));
   ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
-  std::vector<DeleteAnswer> answers;
-  std::vector<size_t> slot;
-  std::vector<Task<DeleteAnswer>> tasks;
+  PartitionFanOut<DeleteAnswer> fan;
   for (const auto& t : req.topics) {
-    auto it = meta.topics.find(t.name);
     for (const auto& p : t.partitions) {
-      DeleteAnswer a;
-      if (it == meta.topics.end() || p.partition_index < 0 ||
-          p.partition_index >= it->second.partitions) {
-        a.error = ErrorCode::kUnknownTopicOrPartition;
+      if (const TopicInfo* topic = FindPartition(meta, t.name, p.partition_index)) {
+        fan.Start(DeleteBelow(ctx.node, ctx.io, *topic, p.partition_index, p.offset));
       } else {
-        slot.push_back(answers.size());
-        tasks.push_back(DeleteBelow(ctx.node, ctx.io, it->second, p.partition_index, p.offset));
+        fan.Answer({.error = ErrorCode::kUnknownTopicOrPartition});
       }
-      answers.push_back(a);
     }
   }
-  std::vector<DeleteAnswer> done = co_await WhenAll(std::move(tasks));
-  for (size_t i = 0; i < done.size(); i++) answers[slot[i]] = done[i];
+  std::vector<DeleteAnswer> answers = co_await fan.Run();
   DeleteRecordsResponse resp;
   size_t k = 0;
   for (const auto& t : req.topics) {
@@ -236,26 +220,20 @@ Task<Result<Response>> HandleOffsetForLeaderEpoch(RequestContext& ctx) {
   RUNNEL_CO_ASSIGN_OR_RETURN(OffsetForLeaderEpochRequest req,
                              protocol::DecodeRequestBody<OffsetForLeaderEpochRequest>(ctx.frame));
   ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
-  std::vector<EpochAnswer> answers;
-  std::vector<size_t> slot;
-  std::vector<Task<EpochAnswer>> tasks;
+  PartitionFanOut<EpochAnswer> fan;
   for (const auto& t : req.topics) {
-    auto it = meta.topics.find(t.topic);
     for (const auto& p : t.partitions) {
-      EpochAnswer a;
-      if (it == meta.topics.end() || p.partition < 0 || p.partition >= it->second.partitions) {
-        a.error = ErrorCode::kUnknownTopicOrPartition;
+      const TopicInfo* topic = FindPartition(meta, t.topic, p.partition);
+      if (topic == nullptr) {
+        fan.Answer({.error = ErrorCode::kUnknownTopicOrPartition});
       } else if (p.current_leader_epoch > kLeaderEpoch) {
-        a.error = ErrorCode::kUnknownLeaderEpoch;
+        fan.Answer({.error = ErrorCode::kUnknownLeaderEpoch});
       } else {
-        slot.push_back(answers.size());
-        tasks.push_back(EpochEnd(ctx.node, ctx.io, it->second, p.partition, p.leader_epoch));
+        fan.Start(EpochEnd(ctx.node, ctx.io, *topic, p.partition, p.leader_epoch));
       }
-      answers.push_back(a);
     }
   }
-  std::vector<EpochAnswer> done = co_await WhenAll(std::move(tasks));
-  for (size_t i = 0; i < done.size(); i++) answers[slot[i]] = done[i];
+  std::vector<EpochAnswer> answers = co_await fan.Run();
   OffsetForLeaderEpochResponse resp;
   size_t k = 0;
   for (const auto& t : req.topics) {

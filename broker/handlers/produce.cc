@@ -193,9 +193,7 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
   ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
   const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
   // Outcomes in request order; the appends run concurrently (one task per partition).
-  std::vector<PartitionOutcome> outcomes;
-  std::vector<size_t> task_slot;
-  std::vector<Task<PartitionOutcome>> tasks;
+  PartitionFanOut<PartitionOutcome> fan;
   // Made on first use: its codec contexts serve every converted batch of this request.
   std::optional<engine::BatchRecompressor> recompressor;
   for (const auto& t : req.topic_data) {
@@ -216,7 +214,7 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
       PartitionOutcome out;
       if (!valid_acks) {
         out.error = ErrorCode::kInvalidRequiredAcks;
-      } else if (it == meta.topics.end() || p.index < 0 || p.index >= it->second.partitions) {
+      } else if (FindPartition(meta, t.name, p.index) == nullptr) {
         out.error = ErrorCode::kUnknownTopicOrPartition;
       } else if (p.records.is_null() || p.records.size() == 0) {
         out.error = ErrorCode::kCorruptMessage;
@@ -240,19 +238,18 @@ Task<Result<Response>> HandleProduce(RequestContext& ctx) {
           // batch): let the shard's other connections run before the next partition.
           co_await Yield{ctx.io.executor()};
           if (refused.has_value()) {
-            outcomes.push_back(std::move(*refused));
+            fan.Answer(std::move(*refused));
             continue;
           }
         }
-        task_slot.push_back(outcomes.size());
-        tasks.push_back(ProducePartition(ctx.node, ctx.io, it->second, p.index, records,
-                                         std::move(converted), req.acks == -1));
+        fan.Start(ProducePartition(ctx.node, ctx.io, it->second, p.index, records,
+                                   std::move(converted), req.acks == -1));
+        continue;
       }
-      outcomes.push_back(std::move(out));
+      fan.Answer(std::move(out));
     }
   }
-  std::vector<PartitionOutcome> done = co_await WhenAll(std::move(tasks));
-  for (size_t i = 0; i < done.size(); i++) outcomes[task_slot[i]] = std::move(done[i]);
+  std::vector<PartitionOutcome> outcomes = co_await fan.Run();
   if (req.acks == 0) co_return Response{{}, false, {}};
 
   ProduceResponse resp;
