@@ -3,6 +3,8 @@
 // headers, and zero-copy records.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "broker/protocol/gen/messages.h"
@@ -86,6 +88,24 @@ TEST(Codec, UnknownTaggedFieldsSurviveDecodeEncode) {
   EXPECT_EQ(req.unknown_tagged_fields[0].tag, 5u);
   EXPECT_EQ(req.unknown_tagged_fields[0].data, (std::vector<uint8_t>{0xca, 0xfe}));
   EXPECT_EQ(EncodeOk(req, 3), bytes);
+}
+
+TEST(Codec, Float64ComparesByBitsSoNaNSurvivesARoundTrip) {
+  // A quota value is a float64 on the wire; any 8 bytes decode, NaN among them. Equality is
+  // by bits (as Kafka's Double.compare), so decode(encode(x)) == x even for NaN, while 0.0
+  // and -0.0 differ as their bytes do.
+  AlterClientQuotasRequest req;
+  auto& entry = req.entries.emplace_back();
+  auto& op = entry.ops.emplace_back();
+  op.key = "producer_byte_rate";
+  op.value = std::numeric_limits<double>::quiet_NaN();
+  AlterClientQuotasRequest again = DecodeOk<AlterClientQuotasRequest>(EncodeOk(req, 1), 1);
+  EXPECT_TRUE(std::isnan(again.entries[0].ops[0].value));
+  EXPECT_EQ(again, req);
+  AlterClientQuotasRequest negative_zero = req;
+  op.value = 0.0;
+  negative_zero.entries[0].ops[0].value = -0.0;
+  EXPECT_FALSE(negative_zero == req);
 }
 
 TEST(Codec, KnownTaggedFieldsWrittenOnlyWhenNotDefault) {
