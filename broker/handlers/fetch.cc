@@ -17,6 +17,12 @@
 // Zero-copy: a partition's records go from the segment file to the socket with SendFile
 // (Response::regions); the response header and fields are written with the Writer around them.
 // Reads under kInlineBytesMax are copied instead (the Writer copies small records anyway).
+//
+// zstd (KIP-110): Fetch v10 is the first version that may return zstd batches. An older fetch
+// gets the batches before the partition's first zstd one; a fetch that starts at a zstd batch
+// gets UNSUPPORTED_COMPRESSION_TYPE for that partition (Kafka answers that to every old fetch
+// of a topic whose compression.type is zstd; a "producer" topic may mix codecs, so here the
+// batches decide).
 #include <algorithm>
 #include <map>
 
@@ -27,6 +33,8 @@
 #include "broker/protocol/gen/error_codes.h"
 #include "broker/protocol/gen/fetch_request.h"
 #include "broker/protocol/gen/fetch_response.h"
+#include "engine/compression.h"
+#include "engine/record_batch_format.h"
 
 namespace runnel::broker {
 
@@ -44,6 +52,22 @@ constexpr uint64_t kInlineBytesMax = protocol::Writer::kBorrowBytesMin;
 // with the region's length, found again by address in Writer::Slices().
 const uint8_t kRecordsHole[1] = {0};
 
+// KIP-110: the first Fetch version that may carry zstd batches.
+constexpr int16_t kZstdFetchVersionMin = 10;
+
+// The bytes of the batches of `batches` before the first zstd one (all of them if none is).
+uint64_t BytesBeforeZstd(const std::vector<engine::BatchInfo>& batches) {
+  uint64_t bytes = 0;
+  for (const engine::BatchInfo& b : batches) {
+    if ((b.attributes & engine::batch_format::kAttrCompressionMask) ==
+        static_cast<uint16_t>(engine::Codec::kZstd)) {
+      break;
+    }
+    bytes += b.size_bytes;
+  }
+  return bytes;
+}
+
 struct PartitionRead {
   ErrorCode error = ErrorCode::kNone;
   int64_t high_watermark = -1;
@@ -56,10 +80,10 @@ struct PartitionRead {
 };
 
 Task<PartitionRead> ReadPartition(Node& node, Io& io, TopicInfo topic, int32_t partition,
-                                  int64_t offset, uint64_t bytes_max) {
+                                  int64_t offset, uint64_t bytes_max, bool zstd_ok) {
   const ShardId owner = node.PartitionShard(topic.name, partition);
-  auto read = [topic = std::move(topic), partition, offset,
-               bytes_max](ShardState& shard) -> Task<PartitionRead> {
+  auto read = [topic = std::move(topic), partition, offset, bytes_max,
+               zstd_ok](ShardState& shard) -> Task<PartitionRead> {
     PartitionRead out;
     Result<engine::Log*> log = co_await shard.partitions->Get(topic, partition);
     if (!log.ok()) {
@@ -70,6 +94,18 @@ Task<PartitionRead> ReadPartition(Node& node, Io& io, TopicInfo topic, int32_t p
     options.bytes_max = bytes_max;
     options.end_offset = (*log)->high_watermark();
     Result<engine::ReadResult> r = co_await (*log)->Read(engine::Offset(offset), options);
+    // An old fetch reads up to the first zstd batch (each read returns fewer bytes).
+    while (!zstd_ok && r.ok()) {
+      const uint64_t usable = BytesBeforeZstd(r->batches);
+      if (usable == r->bytes) break;
+      if (usable == 0) {
+        out.error = ErrorCode::kUnsupportedCompressionType;
+        co_return out;
+      }
+      options.bytes_max = usable;
+      options.min_one_batch = false;
+      r = co_await (*log)->Read(engine::Offset(offset), options);
+    }
     if (r.ok() && r->bytes > 0 && r->bytes < kInlineBytesMax) {
       options.load_bytes = true;
       r = co_await (*log)->Read(engine::Offset(offset), options);
@@ -296,7 +332,8 @@ Task<std::vector<PartitionRead>> ReadAll(RequestContext& ctx, const std::vector<
     for (const Target& t : targets) {
       if (t.error != ErrorCode::kNone) continue;
       tasks.push_back(ReadPartition(ctx.node, ctx.io, *t.topic, t.key.partition, t.offset,
-                                    static_cast<uint64_t>(std::max<int32_t>(t.max_bytes, 0))));
+                                    static_cast<uint64_t>(std::max<int32_t>(t.max_bytes, 0)),
+                                    ctx.version() >= kZstdFetchVersionMin));
     }
     std::vector<PartitionRead> done = co_await WhenAll(std::move(tasks));
     reads.clear();

@@ -165,6 +165,14 @@ class Client {
   }
 
   Task<Result<std::vector<Stored>>> Fetch(std::string topic) {
+    RUNNEL_CO_ASSIGN_OR_RETURN(auto got, co_await FetchAt(std::move(topic), 12, 0));
+    if (got.first != 0) co_return Status::Corruption(fmt::format("fetch {}", got.first));
+    co_return std::move(got.second);
+  }
+
+  // (error code, stored batches) of a Fetch of `version` of partition 0 from `offset`.
+  Task<Result<std::pair<int16_t, std::vector<Stored>>>> FetchAt(std::string topic, int16_t version,
+                                                                int64_t offset) {
     FetchRequest req;
     req.max_wait_ms = 0;
     req.min_bytes = 1;
@@ -173,15 +181,15 @@ class Client {
     t.topic = std::move(topic);
     FetchRequest::FetchPartition p;
     p.partition = 0;
-    p.fetch_offset = 0;
+    p.fetch_offset = offset;
     p.partition_max_bytes = 1 << 20;
     t.partitions.push_back(p);
     req.topics.push_back(std::move(t));
-    RUNNEL_CO_ASSIGN_OR_RETURN(auto a, co_await Call<FetchResponse>(*socket_, 12, req, ++id_));
+    RUNNEL_CO_ASSIGN_OR_RETURN(auto a, co_await Call<FetchResponse>(*socket_, version, req, ++id_));
     const auto& part = a.body.responses.at(0).partitions.at(0);
-    if (part.error_code != 0)
-      co_return Status::Corruption(fmt::format("fetch {}", part.error_code));
-    co_return Decode(part.records);
+    std::vector<Stored> stored;
+    if (!part.records.is_null()) stored = Decode(part.records);
+    co_return std::make_pair(part.error_code, std::move(stored));
   }
 
   Task<Result<std::pair<int64_t, int16_t>>> InitProducerId() {
@@ -337,6 +345,66 @@ TEST(ProduceCompressionTest, IdempotentRetriesOfConvertedBatchesAreStoredOnce) {
     for (const Stored& s : *stored) {
       EXPECT_EQ(CodecBits(s.attributes), 4);
       EXPECT_EQ(s.records, TestRecords());
+    }
+  }));
+}
+
+// KIP-110: a Fetch older than v10 never returns a zstd batch. It gets the batches before the
+// first zstd one; starting at a zstd batch it gets UNSUPPORTED_COMPRESSION_TYPE and nothing.
+// Fetch v10 reads the same partition whole.
+TEST(ProduceCompressionTest, FetchBeforeV10StopsAtZstdBatches) {
+  BrokerSim sim(14);
+  ASSERT_TRUE(sim.Run([&](Io& io) -> Task<void> {
+    Result<Client> client = co_await Open(io, sim.address());
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    if (!client.ok()) co_return;
+    Client& c = *client;
+    auto created = co_await c.Create("p", "compression.type", "producer");
+    EXPECT_TRUE(created.ok() && *created == 0);
+    auto zt = co_await c.Create("z", "compression.type", "zstd");
+    EXPECT_TRUE(zt.ok() && *zt == 0);
+    // p: gzip, gzip, zstd, lz4 (offsets 0, 4, 8, 12); z: one gzip batch stored as zstd.
+    const int64_t n = static_cast<int64_t>(TestRecords().size());
+    for (Codec codec : {Codec::kGzip, Codec::kGzip, Codec::kZstd, Codec::kLz4}) {
+      auto r = co_await c.Produce("p", Batch(codec));
+      EXPECT_TRUE(r.ok() && r->first == 0);
+    }
+    auto rz = co_await c.Produce("z", Batch(Codec::kGzip));
+    EXPECT_TRUE(rz.ok() && rz->first == 0);
+
+    auto codecs = [](const std::vector<Stored>& stored) {
+      std::vector<uint16_t> out;
+      for (const Stored& s : stored) out.push_back(CodecBits(s.attributes));
+      return out;
+    };
+    const int16_t unsupported = Err(ErrorCode::kUnsupportedCompressionType);
+    for (int16_t old : {4, 9}) {
+      auto head = co_await c.FetchAt("p", old, 0);  // the two gzip batches only
+      EXPECT_TRUE(head.ok() && head->first == 0) << old;
+      if (head.ok()) {
+        EXPECT_EQ(codecs(head->second), (std::vector<uint16_t>{1, 1})) << old;
+        for (const Stored& s : head->second) EXPECT_EQ(s.records, TestRecords());
+      }
+      auto at_zstd = co_await c.FetchAt("p", old, 2 * n);
+      EXPECT_TRUE(at_zstd.ok() && at_zstd->first == unsupported && at_zstd->second.empty()) << old;
+      auto after = co_await c.FetchAt("p", old, 3 * n);  // the lz4 batch after it
+      EXPECT_TRUE(after.ok() && after->first == 0 &&
+                  codecs(after->second) == std::vector<uint16_t>{3})
+          << old;
+      auto whole_zstd = co_await c.FetchAt("z", old, 0);
+      EXPECT_TRUE(whole_zstd.ok() && whole_zstd->first == unsupported && whole_zstd->second.empty())
+          << old;
+    }
+    for (int16_t v : {10, 12}) {
+      auto all = co_await c.FetchAt("p", v, 0);
+      EXPECT_TRUE(all.ok() && all->first == 0 &&
+                  codecs(all->second) == (std::vector<uint16_t>{1, 1, 4, 3}))
+          << v;
+      auto z = co_await c.FetchAt("z", v, 0);
+      EXPECT_TRUE(z.ok() && z->first == 0 && codecs(z->second) == std::vector<uint16_t>{4}) << v;
+      if (z.ok() && z->second.size() == 1) {
+        EXPECT_EQ(z->second[0].records, TestRecords());
+      }
     }
   }));
 }
