@@ -67,6 +67,12 @@ class GroupCoordinator {
   // Resolves once this shard's __consumer_offsets partitions were read back into the manager
   // (the first call does it; later ones wait for it). Not ok: the coordinator cannot serve.
   Task<Status> Ready();
+  // The start-up replay (StartGroupCoordinator): Ready(), during which loading() is true.
+  Task<Status> Replay();
+  // True while the start-up replay runs: group requests answer COORDINATOR_LOAD_IN_PROGRESS
+  // (clients retry) instead of waiting for it. A load a request started itself (the offsets
+  // topic was just created, or an earlier load failed) is awaited instead.
+  bool loading() const { return load_state_ == LoadState::kLoading && replaying_; }
 
  private:
   Task<Status> Load();
@@ -80,6 +86,7 @@ class GroupCoordinator {
   engine::group::GroupManager manager_;
   enum class LoadState : uint8_t { kNotStarted, kLoading, kLoaded, kFailed };
   LoadState load_state_ = LoadState::kNotStarted;
+  bool replaying_ = false;
   Notify loaded_;
   std::optional<TopicInfo> offsets_topic_;
 };
@@ -96,11 +103,18 @@ Task<void> StartGroupCoordinator(Io& io, Node& node);
 // if it does not exist yet. Cached per shard after the first look-up.
 Task<Result<TopicInfo>> EnsureOffsetsTopic(Node& node, Io& io);
 
+// After DeleteTopics: every coordinator shard drops its groups' committed offsets of `topics`,
+// writing tombstones so they stay gone after a restart (Kafka's handleDeletedPartitions).
+// Failures are logged; the offsets then stay until OffsetDelete, DeleteGroups or retention.
+Task<void> RemoveDeletedTopicsOffsets(Node& node, Io& io, std::vector<std::string> topics);
+
 // The shard coordinating `group_id`, given the offsets topic's partition count.
 ShardId CoordinatorShard(Node& node, std::string_view group_id, int32_t partitions);
 
 // Runs fn(GroupCoordinator&) on the coordinator shard of `group_id` once it is loaded; a
-// failure to find or load it answers `on_error(error)` instead.
+// failure to find or load it answers `on_error(error)` instead, and so does a coordinator still
+// replaying its partitions at start-up (COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers; each
+// handler's on_error maps it to what Kafka sends for that API).
 template <typename T, typename Fn, typename OnError>
 Task<T> GroupCall(RequestContext& ctx, std::string group_id, Fn fn, OnError on_error) {
   Result<TopicInfo> topic = co_await EnsureOffsetsTopic(ctx.node, ctx.io);
@@ -108,6 +122,9 @@ Task<T> GroupCall(RequestContext& ctx, std::string group_id, Fn fn, OnError on_e
   const ShardId shard = CoordinatorShard(ctx.node, group_id, topic->partitions);
   auto call = [fn = std::move(fn), on_error](ShardState& there) mutable -> Task<T> {
     GroupCoordinator& coordinator = Groups(there);
+    if (coordinator.loading()) {
+      co_return on_error(engine::group::GroupError::kCoordinatorLoadInProgress);
+    }
     Status ready = co_await coordinator.Ready();
     if (!ready.ok()) co_return on_error(engine::group::GroupError::kCoordinatorNotAvailable);
     co_return co_await fn(coordinator);

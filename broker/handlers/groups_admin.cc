@@ -32,6 +32,11 @@ Task<Listing> ListShard(Node& node, Io& io, ShardId shard) {
   auto list = [](ShardState& there) -> Task<Listing> {
     Listing out;
     GroupCoordinator& c = Groups(there);
+    if (c.loading()) {
+      // Kafka lists the groups it has loaded and reports the load at the top level.
+      out.error = GroupError::kCoordinatorLoadInProgress;
+      co_return out;
+    }
     Status ready = co_await c.Ready();
     if (!ready.ok()) {
       out.error = GroupError::kCoordinatorNotAvailable;
@@ -136,7 +141,8 @@ Task<Result<Response>> HandleDescribeGroups(RequestContext& ctx) {
     auto& g = resp.groups.emplace_back();
     g.error_code = Wire(d.error);
     g.group_id = std::move(d.group_id);
-    g.group_state = std::string(eg::GroupStateName(d.state));
+    // A group that could not be described has no state (Kafka's "").
+    g.group_state = d.error == GroupError::kNone ? std::string(eg::GroupStateName(d.state)) : "";
     g.protocol_type = std::move(d.protocol_type);
     g.protocol_data = std::move(d.protocol_name);
     for (eg::MemberDescription& m : d.members) {

@@ -1,6 +1,9 @@
 // The per-shard group coordinator: the offsets topic, the log-backed GroupStore, start-up
 // replay of this shard's __consumer_offsets partitions and the offsets expiry loop.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <set>
 
 #include "broker/handlers/groups.h"
 #include "broker/partitions.h"
@@ -56,9 +59,46 @@ Task<void> StartGroupCoordinator(Io& io, Node& node) {
   if (it == meta.topics.end()) co_return;
   for (int32_t p = 0; p < it->second.partitions; p++) {
     if (node.PartitionShard(it->first, p) != io.shard()) continue;
-    Status s = co_await Groups(node.Local(io)).Ready();
+    Status s = co_await Groups(node.Local(io)).Replay();
     (void)s;  // logged by Ready; the next group request retries
     co_return;
+  }
+}
+
+Task<void> RemoveDeletedTopicsOffsets(Node& node, Io& io, std::vector<std::string> topics) {
+  if (topics.empty()) co_return;
+  ClusterMetadata meta = co_await SnapshotMetadata(node, io);
+  auto it = meta.topics.find(std::string(eg::kOffsetsTopic));
+  if (it == meta.topics.end()) co_return;  // no offsets topic: nothing was ever committed
+  std::set<ShardId> shards;
+  for (int32_t p = 0; p < it->second.partitions; p++) {
+    shards.insert(node.PartitionShard(it->first, p));
+  }
+  const std::set<std::string> gone(topics.begin(), topics.end());
+  std::vector<Task<eg::TopicOffsetsRemoval>> tasks;
+  for (ShardId shard : shards) {
+    auto drop = [gone](ShardState& there) -> Task<eg::TopicOffsetsRemoval> {
+      GroupCoordinator& c = Groups(there);
+      Status ready = co_await c.Ready();
+      eg::TopicOffsetsRemoval none;
+      if (!ready.ok()) co_return none;  // logged by Ready
+      std::set<std::string> topics = gone;
+      co_return co_await c.manager().RemoveTopicOffsets(std::move(topics));
+    };
+    tasks.push_back(ShardCall<eg::TopicOffsetsRemoval>(node, io, shard, std::move(drop)));
+  }
+  std::vector<eg::TopicOffsetsRemoval> removed = co_await WhenAll(std::move(tasks));
+  size_t total = 0;
+  for (const eg::TopicOffsetsRemoval& r : removed) {
+    total += r.dropped;
+    for (const std::string& g : r.failed) {
+      spdlog::warn("group {}: the committed offsets of deleted topics {} could not be removed", g,
+                   fmt::join(topics, ", "));
+    }
+  }
+  if (total > 0) {
+    spdlog::info("removed {} committed offsets of deleted topics {}", total,
+                 fmt::join(topics, ", "));
   }
 }
 
@@ -178,6 +218,13 @@ Task<Status> GroupCoordinator::Ready() {
   loaded_.NotifyAll();
   if (!s.ok())
     spdlog::warn("shard {}: group coordinator load failed: {}", io_.shard(), s.ToString());
+  co_return s;
+}
+
+Task<Status> GroupCoordinator::Replay() {
+  replaying_ = true;
+  Status s = co_await Ready();
+  replaying_ = false;
   co_return s;
 }
 

@@ -103,7 +103,12 @@ Task<Result<Response>> HandleJoinGroup(RequestContext& ctx) {
   }
   join.require_known_member_id = version >= 4;
   auto run = ViaCallback<eg::JoinResult>(std::move(join), &eg::GroupManager::Join);
-  auto fail = AnswerWithError<eg::JoinResult>();
+  auto fail = [member = req.member_id](GroupError e) {
+    eg::JoinResult r;
+    r.error = e;
+    r.member_id = member;
+    return r;
+  };
   eg::JoinResult r =
       co_await GroupCall<eg::JoinResult>(ctx, req.group_id, std::move(run), std::move(fail));
   protocol::JoinGroupResponse resp;
@@ -140,7 +145,14 @@ Task<Result<Response>> HandleSyncGroup(RequestContext& ctx) {
     sync.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
   }
   auto run = ViaCallback<eg::SyncResult>(std::move(sync), &eg::GroupManager::Sync);
-  auto fail = AnswerWithError<eg::SyncResult>();
+  auto fail = [](GroupError e) {
+    eg::SyncResult r;
+    // A loading coordinator lost any rebalance in progress: the member joins again (Kafka
+    // answers REBALANCE_IN_PROGRESS; older clients do not know COORDINATOR_LOAD_IN_PROGRESS
+    // in SyncGroup).
+    r.error = e == GroupError::kCoordinatorLoadInProgress ? GroupError::kRebalanceInProgress : e;
+    return r;
+  };
   eg::SyncResult r =
       co_await GroupCall<eg::SyncResult>(ctx, req.group_id, std::move(run), std::move(fail));
   protocol::SyncGroupResponse resp;
@@ -164,7 +176,10 @@ Task<Result<Response>> HandleHeartbeat(RequestContext& ctx) {
   auto run = [hb = std::move(hb)](GroupCoordinator& c) -> Task<GroupError> {
     co_return c.manager().Heartbeat(hb);
   };
-  auto fail = [](GroupError e) { return e; };
+  auto fail = [](GroupError e) {
+    // While the coordinator loads, Kafka answers heartbeats blindly with no error.
+    return e == GroupError::kCoordinatorLoadInProgress ? GroupError::kNone : e;
+  };
   GroupError e = co_await GroupCall<GroupError>(ctx, req.group_id, std::move(run), std::move(fail));
   protocol::HeartbeatResponse resp;
   resp.error_code = Wire(e);
@@ -191,18 +206,16 @@ Task<Result<Response>> HandleLeaveGroup(RequestContext& ctx) {
   auto run = [group = req.group_id, leaving](GroupCoordinator& c) -> Task<eg::LeaveResult> {
     co_return c.manager().Leave(group, leaving);
   };
-  const size_t count = leaving.size();
-  auto fail = [count](GroupError e) {
+  auto fail = [](GroupError e) {
     eg::LeaveResult r;
-    r.error = e;
-    r.members.assign(count, e);
+    r.error = e;  // no member list: the request failed as a whole (as Kafka answers)
     return r;
   };
   eg::LeaveResult r =
       co_await GroupCall<eg::LeaveResult>(ctx, req.group_id, std::move(run), std::move(fail));
   protocol::LeaveGroupResponse resp;
   resp.error_code = Wire(r.error);
-  if (batched) {
+  if (batched && (r.error == GroupError::kNone || !r.members.empty())) {
     for (size_t i = 0; i < leaving.size(); i++) {
       protocol::LeaveGroupResponse::MemberResponse m;
       m.member_id = leaving[i].member_id;

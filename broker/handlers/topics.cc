@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "broker/handlers/groups.h"
 #include "broker/handlers/handler.h"
 #include "broker/partitions.h"
 #include "broker/protocol/gen/create_partitions_request.h"
@@ -18,6 +19,20 @@
 namespace runnel::broker {
 
 using protocol::ErrorCode;
+
+namespace {
+
+// __consumer_offsets is neither deleted nor resized: each group's coordinator partition is
+// abs(hash(group)) % its partition count, which the coordinators fix when they load it. Kafka's
+// kafka-topics tool refuses both for this topic; the code is the one Kafka's broker answers
+// when it refuses an operation on an internal topic (Produce, DeleteRecords).
+TopicError InternalTopicError(std::string_view what) {
+  return {ErrorCode::kInvalidTopicException,
+          fmt::format("{} is internal and cannot be {}: the groups' coordinators depend on it",
+                      engine::group::kOffsetsTopic, what)};
+}
+
+}  // namespace
 
 Task<Result<Response>> HandleCreateTopics(RequestContext& ctx) {
   using protocol::CreateTopicsRequest;
@@ -136,6 +151,10 @@ Task<Result<Response>> HandleDeleteTopics(RequestContext& ctx) {
             }
             t.name = info->name;
             t.id = info->id;
+            if (info->name == engine::group::kOffsetsTopic) {
+              t.error = InternalTopicError("deleted");
+              continue;
+            }
             t.partitions = info->partitions;
             meta.topics.erase(*t.name);
           }
@@ -165,6 +184,12 @@ Task<Result<Response>> HandleDeleteTopics(RequestContext& ctx) {
     for (const Status& r : removed) {
       if (!r.ok()) spdlog::warn("deleting a partition directory: {}", r.ToString());
     }
+    // The groups' committed offsets of the deleted topics go too (tombstoned).
+    std::vector<std::string> deleted;
+    for (const Target& t : targets) {
+      if (t.error.ok() && t.name.has_value()) deleted.push_back(*t.name);
+    }
+    co_await RemoveDeletedTopicsOffsets(ctx.node, ctx.io, std::move(deleted));
   }
   DeleteTopicsResponse resp;
   for (Target& t : targets) {
@@ -200,6 +225,10 @@ Task<Result<Response>> HandleCreatePartitions(RequestContext& ctx) {
             if (t.assignments.has_value()) {
               assignments.emplace();
               for (const auto& a : *t.assignments) assignments->push_back(a.broker_ids);
+            }
+            if (t.name == engine::group::kOffsetsTopic) {
+              errors[i] = InternalTopicError("given partitions");
+              continue;
             }
             errors[i] = ValidatePartitionIncrease(meta, meta.node_id, t.name, t.count, assignments);
             if (errors[i].ok() && !validate_only) meta.topics[t.name].partitions = t.count;

@@ -341,6 +341,37 @@ Task<size_t> GroupManager::ExpireOffsets() {
   co_return dropped;
 }
 
+Task<TopicOffsetsRemoval> GroupManager::RemoveTopicOffsets(std::set<std::string> topics) {
+  TopicOffsetsRemoval out;
+  std::vector<std::string> ids;
+  for (const auto& [id, g] : groups_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    Group* g = Find(id);
+    if (g == nullptr) continue;
+    std::vector<TopicPartition> gone;
+    for (const auto& [tp, offset] : g->offsets()) {
+      if (topics.contains(tp.topic)) gone.push_back(tp);
+    }
+    if (gone.empty()) continue;
+    const bool drop_group = g->state() == GroupState::kEmpty && g->size() == 0 &&
+                            g->pending_members() == 0 && gone.size() == g->offsets().size();
+    std::vector<TopicPartition> tombstones = gone;
+    Status s = co_await ctx_.store.RemoveOffsets(id, std::move(tombstones), drop_group);
+    if (!s.ok()) {
+      out.failed.push_back(id);
+      continue;
+    }
+    g = Find(id);
+    if (g == nullptr) continue;
+    for (const auto& tp : gone) out.dropped += g->offsets().erase(tp);
+    if (drop_group && g->state() == GroupState::kEmpty && g->size() == 0 && g->offsets().empty()) {
+      g->Kill();
+      groups_.erase(id);
+    }
+  }
+  co_return out;
+}
+
 void GroupManager::ReplayGroup(const GroupRecord& record) {
   auto it = groups_.find(record.group_id);
   std::map<TopicPartition, CommittedOffset> offsets;

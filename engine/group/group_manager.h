@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ namespace runnel::engine::group {
 struct OffsetDeleteResult {
   GroupError error = GroupError::kNone;  // the whole request
   std::vector<GroupError> partitions;    // one per partition asked, in order
+};
+
+struct TopicOffsetsRemoval {
+  size_t dropped = 0;               // offsets removed
+  std::vector<std::string> failed;  // groups whose tombstones could not be written
 };
 
 class GroupManager {
@@ -53,6 +59,10 @@ class GroupManager {
   // that long, and each offset of a standalone group (no protocol) committed that long ago. A
   // group left with neither members nor offsets is removed. Returns the offsets dropped.
   Task<size_t> ExpireOffsets();
+  // The topics were deleted: every group's committed offsets of them are tombstoned, then
+  // dropped (as Kafka's handleDeletedPartitions); an Empty group left without offsets is
+  // removed with them. A group whose write fails keeps its offsets and is named in `failed`.
+  Task<TopicOffsetsRemoval> RemoveTopicOffsets(std::set<std::string> topics);
 
   // Start-up replay, in log order (a later record replaces an earlier one; a tombstone removes).
   void ReplayGroup(const GroupRecord& record);

@@ -5,9 +5,19 @@
 // DeleteGroups, and a restart that replays __consumer_offsets.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <tuple>
+
 #include "broker/handlers/groups.h"
+#include "broker/protocol/gen/create_partitions_request.h"
+#include "broker/protocol/gen/create_partitions_response.h"
+#include "broker/protocol/gen/create_topics_request.h"
+#include "broker/protocol/gen/create_topics_response.h"
 #include "broker/protocol/gen/delete_groups_request.h"
 #include "broker/protocol/gen/delete_groups_response.h"
+#include "broker/protocol/gen/delete_topics_request.h"
+#include "broker/protocol/gen/delete_topics_response.h"
 #include "broker/protocol/gen/describe_groups_request.h"
 #include "broker/protocol/gen/describe_groups_response.h"
 #include "broker/protocol/gen/find_coordinator_request.h"
@@ -22,6 +32,8 @@
 #include "broker/protocol/gen/list_groups_response.h"
 #include "broker/protocol/gen/offset_commit_request.h"
 #include "broker/protocol/gen/offset_commit_response.h"
+#include "broker/protocol/gen/offset_delete_request.h"
+#include "broker/protocol/gen/offset_delete_response.h"
 #include "broker/protocol/gen/offset_fetch_request.h"
 #include "broker/protocol/gen/offset_fetch_response.h"
 #include "broker/protocol/gen/sync_group_request.h"
@@ -50,6 +62,22 @@ Task<Result<std::unique_ptr<Socket>>> Connect(Io& io, Address addr) {
     co_await io.Sleep(std::chrono::milliseconds(10));
   }
   co_return Status::Refused("broker never accepted");
+}
+
+constexpr int16_t kLoadInProgress = 14;  // COORDINATOR_LOAD_IN_PROGRESS
+
+// After a restart the coordinators replay __consumer_offsets and answer group requests with
+// COORDINATOR_LOAD_IN_PROGRESS meanwhile; ListGroups asks every coordinator shard. Waits until
+// it answers without that error (true) or gives up after ~10 s of virtual time.
+Task<bool> AwaitCoordinatorsLoaded(Io& io, Socket& s) {
+  for (int i = 0; i < 1000; i++) {
+    const ListGroupsRequest list;
+    auto listed = co_await Call<ListGroupsResponse>(s, 4, list, 900);
+    if (!listed.ok()) co_return false;
+    if (listed->error_code != kLoadInProgress) co_return true;
+    co_await io.Sleep(std::chrono::milliseconds(10));
+  }
+  co_return false;
 }
 
 JoinGroupRequest Join(std::string group, std::string member) {
@@ -204,6 +232,7 @@ TEST(GroupsBrokerTest, MembershipOffsetsAndListingsSurviveARestart) {
     EXPECT_TRUE(sock.ok());
     if (!sock.ok()) co_return;
     Socket& s = **sock;
+    EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, s));
     auto one = co_await Call<OffsetFetchResponse>(s, 5, FetchAll(g0), 30);
     EXPECT_TRUE(one.ok());
     if (one.ok()) {
@@ -265,6 +294,7 @@ TEST(GroupsBrokerTest, MembershipOffsetsAndListingsSurviveARestart) {
     EXPECT_TRUE(sock.ok());
     if (!sock.ok()) co_return;
     Socket& s = **sock;
+    EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, s));
     DeleteGroupsRequest del;
     del.groups_names = {g0, g1, "nobody"};
     auto busy = co_await Call<DeleteGroupsResponse>(s, 1, del, 40);
@@ -301,6 +331,7 @@ TEST(GroupsBrokerTest, MembershipOffsetsAndListingsSurviveARestart) {
     auto sock = co_await Connect(io, sim.address());
     EXPECT_TRUE(sock.ok());
     if (!sock.ok()) co_return;
+    EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, **sock));
     const ListGroupsRequest list;
     auto listed = co_await Call<ListGroupsResponse>(**sock, 4, list, 50);
     EXPECT_TRUE(listed.ok());
@@ -342,6 +373,46 @@ TEST(GroupsBrokerTest, GroupSettingsParseValidateAndReachTheCoordinator) {
   EXPECT_TRUE(listed) << "DescribeConfigs (BROKER) shows the group settings";
 }
 
+// A 2-shard broker node and a one-shard client node on a SimWorld of the test's own: unlike
+// BrokerSim, the test picks the broker's disk and crashes or restarts the node itself.
+struct OwnWorld {
+  explicit OwnWorld(uint64_t seed, sim::DiskOptions disk = {}) : world(seed) {
+    config.listen = Address(sim::SimWorld::AddressOf(1), BrokerSim::kPort);
+    config.data_dir = "/data";
+    config.smp = 2;
+    Configure(config);
+    sim::NodeOptions opts;
+    opts.shards = 2;
+    opts.disk = disk;
+    opts.boot = [this](sim::SimNode& n) {
+      node = std::make_unique<Node>(config, n.shard_count());
+      for (ShardId s = 0; s < n.shard_count(); s++) n.Spawn(s, RunShard(n.io(s), *node));
+    };
+    broker = world.AddNode(std::move(opts));
+    client = world.AddNode(sim::NodeOptions{});
+  }
+  OwnWorld(const OwnWorld&) = delete;
+  OwnWorld& operator=(const OwnWorld&) = delete;
+
+  // Runs body on the client node until it finished.
+  void Run(std::function<Task<void>(Io&)> body) {
+    bool done = false;
+    world.Spawn(client, 0,
+                [](std::function<Task<void>(Io&)> body, Io& io, bool* done) -> Task<void> {
+                  co_await body(io);
+                  *done = true;
+                }(std::move(body), world.node(client).io(0), &done));
+    world.RunUntil([&] { return done; }, sim::RunLimits{.steps_max = 50'000'000});
+    EXPECT_TRUE(done) << world.failure();
+  }
+
+  sim::SimWorld world;
+  BrokerConfig config;
+  std::unique_ptr<Node> node;
+  sim::NodeId broker = 0;
+  sim::NodeId client = 0;
+};
+
 // Acknowledged commits survive a power loss: a client joins a group (its SyncGroup answer means
 // the generation is stored), then commits offsets 1, 2, 3, ... one after the other while the broker
 // node loses power at a seed-chosen moment (unsynced writes are kept, dropped or torn). After the
@@ -349,22 +420,11 @@ TEST(GroupsBrokerTest, GroupSettingsParseValidateAndReachTheCoordinator) {
 // committed offset never goes back).
 TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
   for (uint64_t seed = 1; seed <= 8; seed++) {
-    sim::SimWorld world(seed);
-    BrokerConfig config;
-    config.listen = Address(sim::SimWorld::AddressOf(1), BrokerSim::kPort);
-    config.data_dir = "/data";
-    config.smp = 2;
-    Configure(config);
-    std::unique_ptr<Node> node;
-    sim::NodeOptions opts;
-    opts.shards = 2;
-    opts.boot = [&](sim::SimNode& n) {
-      node = std::make_unique<Node>(config, n.shard_count());
-      for (ShardId s = 0; s < n.shard_count(); s++) n.Spawn(s, RunShard(n.io(s), *node));
-    };
-    const sim::NodeId broker = world.AddNode(std::move(opts));
-    const sim::NodeId client = world.AddNode(sim::NodeOptions{});
-    const Address addr = config.listen;
+    OwnWorld own(seed);
+    sim::SimWorld& world = own.world;
+    const sim::NodeId broker = own.broker;
+    const sim::NodeId client = own.client;
+    const Address addr = own.config.listen;
     auto acked = std::make_shared<int64_t>(0);
     world.Spawn(client, 0, [](Io& io, Address addr, std::shared_ptr<int64_t> acked) -> Task<void> {
       auto sock = co_await Connect(io, addr);
@@ -393,6 +453,7 @@ TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
         [](Io& io, Address addr, std::shared_ptr<int64_t> out, bool* done) -> Task<void> {
           auto sock = co_await Connect(io, addr);
           if (sock.ok()) {
+            EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, **sock));
             auto r = co_await Call<OffsetFetchResponse>(**sock, 5, FetchAll("crash-group"), 2);
             if (r.ok() && !r->topics.empty()) *out = r->topics[0].partitions.at(0).committed_offset;
             // The generation was acknowledged (SyncGroup answered) before the crash.
@@ -414,6 +475,440 @@ TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
     ASSERT_TRUE(done) << "seed " << seed;
     EXPECT_GE(*fetched, acked_at_crash) << "seed " << seed << ": an acknowledged commit was lost";
     EXPECT_LE(*fetched, acked_at_crash + 1) << "seed " << seed;
+  }
+}
+
+// One committed offset to write (a constructor, not an aggregate: io/README.md's GCC 12 note).
+struct Committed {
+  Committed(std::string t, int32_t p, int64_t o) : topic(std::move(t)), partition(p), offset(o) {}
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+using Partitions = std::vector<std::pair<std::string, int32_t>>;
+using Offsets = std::vector<int64_t>;
+
+// A standalone commit (no generation, no member) of `offsets` for `group`; true if every
+// partition was accepted.
+Task<bool> CommitStandalone(Socket& s, std::string group, std::vector<Committed> offsets) {
+  OffsetCommitRequest c;
+  c.group_id = std::move(group);
+  c.generation_id_or_member_epoch = -1;
+  for (const Committed& o : offsets) {
+    if (c.topics.empty() || c.topics.back().name != o.topic) {
+      c.topics.emplace_back();
+      c.topics.back().name = o.topic;
+    }
+    OffsetCommitRequest::OffsetCommitRequestPartition part;
+    part.partition_index = o.partition;
+    part.committed_offset = o.offset;
+    c.topics.back().partitions.push_back(part);
+  }
+  auto r = co_await Call<OffsetCommitResponse>(s, 7, c, 60);
+  if (!r.ok()) co_return false;
+  bool all = true;
+  for (const auto& t : r->topics) {
+    for (const auto& p : t.partitions) all = all && p.error_code == 0;
+  }
+  co_return all;
+}
+
+// The committed offset of each of `asked` for `group` (-1: none); empty on an error.
+Task<Offsets> FetchCommitted(Socket& s, std::string group, Partitions asked) {
+  OffsetFetchRequest f;
+  f.group_id = std::move(group);
+  f.topics.emplace();
+  for (const auto& [topic, partition] : asked) {
+    if (f.topics->empty() || f.topics->back().name != topic) {
+      f.topics->emplace_back();
+      f.topics->back().name = topic;
+    }
+    f.topics->back().partition_indexes.push_back(partition);
+  }
+  Offsets out;
+  auto r = co_await Call<OffsetFetchResponse>(s, 5, f, 61);
+  if (!r.ok() || r->error_code != 0) co_return out;
+  for (const auto& t : r->topics) {
+    for (const auto& p : t.partitions) out.push_back(p.committed_offset);
+  }
+  co_return out;
+}
+
+Task<int16_t> CreateTopic(Socket& s, std::string name, int32_t partitions) {
+  CreateTopicsRequest c;
+  CreateTopicsRequest::CreatableTopic t;
+  t.name = std::move(name);
+  t.num_partitions = partitions;
+  t.replication_factor = 1;
+  c.topics.push_back(std::move(t));
+  auto r = co_await Call<CreateTopicsResponse>(s, 5, c, 62);
+  if (!r.ok() || r->topics.size() != 1) co_return int16_t{-2};
+  co_return r->topics[0].error_code;
+}
+
+Task<int16_t> DeleteTopic(Socket& s, std::string name) {
+  DeleteTopicsRequest d;
+  d.topic_names.push_back(std::move(name));
+  d.timeout_ms = 10000;
+  auto r = co_await Call<DeleteTopicsResponse>(s, 4, d, 63);
+  if (!r.ok() || r->responses.size() != 1) co_return int16_t{-2};
+  co_return r->responses[0].error_code;
+}
+
+// Deleting a topic removes the groups' committed offsets of it (Kafka writes tombstones for
+// them): OffsetFetch shows none, a restart does not bring them back, a re-created topic of the
+// same name starts without them. Other topics' offsets stay; a standalone group left with no
+// offsets is gone; a Stable consumer group keeps its members. __consumer_offsets itself can be
+// neither deleted nor given partitions (INVALID_TOPIC_EXCEPTION), and groups keep working.
+TEST(GroupsBrokerTest, DeletingATopicRemovesItsCommittedOffsets) {
+  BrokerSim sim(21, 2, Configure);
+  auto [g0, g1] = GroupsOnBothShards(sim);
+  const std::string consumer = "consumers";  // a Stable consumer group committing to t
+  const Partitions t_and_keep = {{"t", 0}, {"t", 1}, {"keep", 0}};
+  const Partitions t0 = {{"t", 0}};
+  const Partitions t01 = {{"t", 0}, {"t", 1}};
+  const Offsets none_and_keep = {-1, -1, 12};
+  std::string member;
+  int32_t generation = -1;
+  sim.Run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, sim.address());
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    EXPECT_EQ(co_await CreateTopic(s, "t", 2), 0);
+    EXPECT_EQ(co_await CreateTopic(s, "keep", 1), 0);
+    // g0: offsets of t and keep; g1 (the other shard): offsets of t only.
+    std::vector<Committed> both;
+    both.emplace_back("t", 0, 10);
+    both.emplace_back("t", 1, 11);
+    both.emplace_back("keep", 0, 12);
+    EXPECT_TRUE(co_await CommitStandalone(s, g0, both));
+    std::vector<Committed> only_t;
+    only_t.emplace_back("t", 0, 20);
+    EXPECT_TRUE(co_await CommitStandalone(s, g1, only_t));
+    const std::vector<uint8_t> assignment = {7};
+    std::tie(member, generation) = co_await JoinAndSync(s, consumer, assignment);
+    OffsetCommitRequest c = Commit(consumer, member, generation, 30);
+    c.topics[0].name = "t";
+    auto committed = co_await Call<OffsetCommitResponse>(s, 7, c, 64);
+    EXPECT_TRUE(committed.ok() && committed->topics.at(0).partitions.at(0).error_code == 0);
+    Offsets got = co_await FetchCommitted(s, g0, t_and_keep);
+    EXPECT_EQ(got, (Offsets{10, 11, 12}));
+
+    EXPECT_EQ(co_await DeleteTopic(s, "t"), 0);
+    got = co_await FetchCommitted(s, g0, t_and_keep);
+    EXPECT_EQ(got, none_and_keep);
+    got = co_await FetchCommitted(s, g1, t0);
+    EXPECT_EQ(got, (Offsets{-1}));
+    got = co_await FetchCommitted(s, consumer, t01);
+    EXPECT_EQ(got, (Offsets{-1, -1}));
+    // The consumer group is still Stable with its member; g1 (nothing left) is gone.
+    HeartbeatRequest hb;
+    hb.group_id = consumer;
+    hb.member_id = member;
+    hb.generation_id = generation;
+    auto beat = co_await Call<HeartbeatResponse>(s, 3, hb, 65);
+    EXPECT_TRUE(beat.ok() && beat->error_code == 0);
+    const ListGroupsRequest list;
+    auto listed = co_await Call<ListGroupsResponse>(s, 4, list, 66);
+    EXPECT_TRUE(listed.ok());
+    if (listed.ok()) {
+      std::set<std::string> names;
+      for (const auto& g : listed->groups) names.insert(g.group_id);
+      EXPECT_EQ(names, (std::set<std::string>{g0, consumer}));
+    }
+
+    // The offsets topic stays as it is.
+    EXPECT_EQ(co_await DeleteTopic(s, "__consumer_offsets"), 17) << "INVALID_TOPIC_EXCEPTION";
+    CreatePartitionsRequest more;
+    CreatePartitionsRequest::CreatePartitionsTopic grow;
+    grow.name = "__consumer_offsets";
+    grow.count = kOffsetsPartitions * 2;
+    grow.assignments = std::nullopt;
+    more.topics.push_back(grow);
+    more.timeout_ms = 10000;
+    auto grown = co_await Call<CreatePartitionsResponse>(s, 1, more, 67);
+    EXPECT_TRUE(grown.ok() && grown->results.size() == 1);
+    if (grown.ok() && grown->results.size() == 1) {
+      EXPECT_EQ(grown->results[0].error_code, 17) << "INVALID_TOPIC_EXCEPTION";
+      EXPECT_TRUE(grown->results[0].error_message.has_value());
+    }
+    const auto& topics = sim.node().Metadata(sim.shard(0).io).state().topics;
+    EXPECT_TRUE(topics.contains("__consumer_offsets"));
+    if (topics.contains("__consumer_offsets")) {
+      EXPECT_EQ(topics.at("__consumer_offsets").partitions, kOffsetsPartitions);
+    }
+    // ... while other topics still grow.
+    grow.name = "keep";
+    grow.count = 2;
+    more.topics.clear();
+    more.topics.push_back(grow);
+    auto kept = co_await Call<CreatePartitionsResponse>(s, 1, more, 68);
+    EXPECT_TRUE(kept.ok() && kept->results.size() == 1 && kept->results[0].error_code == 0);
+    got = co_await FetchCommitted(s, g0, t_and_keep);
+    EXPECT_EQ(got, none_and_keep);
+  });
+  sim.Restart();
+  sim.Run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, sim.address());
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, s));
+    // The tombstones were replayed: still none.
+    Offsets got = co_await FetchCommitted(s, g0, t_and_keep);
+    EXPECT_EQ(got, none_and_keep);
+    got = co_await FetchCommitted(s, g1, t0);
+    EXPECT_EQ(got, (Offsets{-1}));
+    got = co_await FetchCommitted(s, consumer, t01);
+    EXPECT_EQ(got, (Offsets{-1, -1}));
+    // A new topic of the same name starts with no committed offsets ...
+    EXPECT_EQ(co_await CreateTopic(s, "t", 2), 0);
+    got = co_await FetchCommitted(s, g0, t_and_keep);
+    EXPECT_EQ(got, none_and_keep);
+    // ... and takes commits as any topic.
+    std::vector<Committed> again;
+    again.emplace_back("t", 1, 5);
+    EXPECT_TRUE(co_await CommitStandalone(s, g1, again));
+    got = co_await FetchCommitted(s, g1, t01);
+    EXPECT_EQ(got, (Offsets{-1, 5}));
+  });
+}
+
+// Sends `req`; its answer if `loading()` held both when it was sent and when the answer came,
+// nullopt otherwise (the answer then says nothing about the load).
+template <typename Resp, typename Req>
+Task<std::optional<Resp>> DuringLoad(Socket& s, int16_t version, Req req, int32_t id,
+                                     const std::function<bool()>& loading) {
+  const bool before = loading();
+  Result<Resp> r = co_await Call<Resp>(s, version, std::move(req), id);
+  std::optional<Resp> out;
+  if (before && loading() && r.ok()) out = std::move(*r);
+  co_return out;
+}
+
+// While a shard replays its __consumer_offsets partitions at start-up, requests for its groups
+// answer what Kafka answers during a coordinator load instead of waiting: JoinGroup,
+// OffsetCommit, OffsetFetch, DescribeGroups, ListGroups (top level), DeleteGroups, OffsetDelete
+// and LeaveGroup COORDINATOR_LOAD_IN_PROGRESS; SyncGroup REBALANCE_IN_PROGRESS; Heartbeat no
+// error; FindCoordinator is unaffected. Nothing refused changes anything: once loaded, the group,
+// its member and its offsets are as before the restart. The disk's reads are slow (100-200 ms),
+// so the load lasts long enough; a request counts only if the coordinator was loading both when
+// it was sent and when its answer arrived, and every API must be seen so at least once.
+TEST(GroupsBrokerTest, RequestsDuringTheStartUpLoadAnswerLoadInProgress) {
+  sim::DiskOptions slow_reads;
+  slow_reads.read_latency_min = std::chrono::milliseconds(100);
+  slow_reads.read_latency_max = std::chrono::milliseconds(200);
+  OwnWorld own(31, slow_reads);
+  sim::SimWorld& world = own.world;
+  std::unique_ptr<Node>& node = own.node;
+  const sim::NodeId broker = own.broker;
+  const Address addr = own.config.listen;
+  auto run = [&own](std::function<Task<void>(Io&)> body) { own.Run(std::move(body)); };
+  const std::string group = "loading-members";
+  const ShardId shard = CoordinatorShard(*node, group, kOffsetsPartitions);
+  std::string standalone;  // a standalone group of the same coordinator shard
+  for (int i = 0; standalone.empty(); i++) {
+    std::string g = "standalone-" + std::to_string(i);
+    if (CoordinatorShard(*node, g, kOffsetsPartitions) == shard) standalone = g;
+  }
+  const Partitions orders = {{"orders", 0}, {"orders", 1}};
+  const Partitions orders0 = {{"orders", 0}};
+  std::string member;
+  int32_t generation = -1;
+  run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, addr);
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    const std::vector<uint8_t> assignment = {3};
+    std::tie(member, generation) = co_await JoinAndSync(s, group, assignment);
+    auto committed =
+        co_await Call<OffsetCommitResponse>(s, 7, Commit(group, member, generation, 100), 70);
+    EXPECT_TRUE(committed.ok() && committed->topics.at(0).partitions.at(0).error_code == 0);
+    std::vector<Committed> seven;
+    seven.emplace_back("orders", 0, 7);
+    EXPECT_TRUE(co_await CommitStandalone(s, standalone, seven));
+  });
+  ASSERT_EQ(generation, 1);
+  world.StopNode(broker);
+  world.StartNode(broker);
+
+  const std::function<bool()> loading = [&] {
+    if (!world.node(broker).up()) return false;
+    ShardState& state = node->Local(world.node(broker).io(shard));
+    return state.groups != nullptr && state.groups->loading();
+  };
+  std::map<std::string, int> seen;  // API -> answers checked while loading
+  run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, addr);
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    EXPECT_TRUE(loading()) << "the load ended before the client connected: nothing to test";
+    int32_t id = 100;
+    // Each API in turn, as long as the load lasts (a few rounds at most).
+    for (int round = 0; round < 3 && loading(); round++) {
+      FindCoordinatorRequest find;
+      find.key = group;
+      auto found = co_await DuringLoad<FindCoordinatorResponse>(s, 3, find, id++, loading);
+      if (found.has_value()) {
+        EXPECT_EQ(found->error_code, 0) << "FindCoordinator is not affected by the load";
+        seen["FindCoordinator"]++;
+      }
+      auto joined =
+          co_await DuringLoad<JoinGroupResponse>(s, 5, Join(group, member), id++, loading);
+      if (joined.has_value()) {
+        EXPECT_EQ(joined->error_code, kLoadInProgress);
+        EXPECT_EQ(joined->member_id, member);
+        seen["JoinGroup"]++;
+      }
+      SyncGroupRequest sync;
+      sync.group_id = group;
+      sync.member_id = member;
+      sync.generation_id = generation;
+      auto synced = co_await DuringLoad<SyncGroupResponse>(s, 3, sync, id++, loading);
+      if (synced.has_value()) {
+        EXPECT_EQ(synced->error_code, 27) << "REBALANCE_IN_PROGRESS";
+        seen["SyncGroup"]++;
+      }
+      HeartbeatRequest hb;
+      hb.group_id = group;
+      hb.member_id = "nobody-knows-me";  // an unknown member: answered blindly all the same
+      hb.generation_id = 99;
+      auto beat = co_await DuringLoad<HeartbeatResponse>(s, 3, hb, id++, loading);
+      if (beat.has_value()) {
+        EXPECT_EQ(beat->error_code, 0);
+        seen["Heartbeat"]++;
+      }
+      auto commit = co_await DuringLoad<OffsetCommitResponse>(
+          s, 7, Commit(group, member, generation, 500), id++, loading);
+      if (commit.has_value()) {
+        for (const auto& p : commit->topics.at(0).partitions) {
+          EXPECT_EQ(p.error_code, kLoadInProgress);
+        }
+        seen["OffsetCommit"]++;
+      }
+      auto fetched = co_await DuringLoad<OffsetFetchResponse>(s, 5, FetchAll(group), id++, loading);
+      if (fetched.has_value()) {
+        EXPECT_EQ(fetched->error_code, kLoadInProgress);
+        EXPECT_TRUE(fetched->topics.empty());
+        seen["OffsetFetch v5"]++;
+      }
+      OffsetFetchRequest v1;
+      v1.group_id = group;
+      v1.topics.emplace();
+      v1.topics->emplace_back();
+      v1.topics->back().name = "orders";
+      v1.topics->back().partition_indexes = {0, 1};
+      auto fetched_v1 = co_await DuringLoad<OffsetFetchResponse>(s, 1, v1, id++, loading);
+      if (fetched_v1.has_value()) {
+        // v1 has no top-level error: each partition asked carries it.
+        EXPECT_EQ(fetched_v1->topics.size(), 1u);
+        for (const auto& t : fetched_v1->topics) {
+          EXPECT_EQ(t.partitions.size(), 2u);
+          for (const auto& p : t.partitions) {
+            EXPECT_EQ(p.error_code, kLoadInProgress);
+            EXPECT_EQ(p.committed_offset, -1);
+          }
+        }
+        seen["OffsetFetch v1"]++;
+      }
+      OffsetFetchRequest v8;
+      OffsetFetchRequest::OffsetFetchRequestGroup fg;
+      fg.group_id = group;
+      fg.topics = std::nullopt;
+      v8.groups.push_back(fg);
+      auto fetched_v8 = co_await DuringLoad<OffsetFetchResponse>(s, 8, v8, id++, loading);
+      if (fetched_v8.has_value()) {
+        EXPECT_EQ(fetched_v8->groups.size(), 1u);
+        for (const auto& g : fetched_v8->groups) EXPECT_EQ(g.error_code, kLoadInProgress);
+        seen["OffsetFetch v8"]++;
+      }
+      DescribeGroupsRequest describe;
+      describe.groups = {group};
+      auto described = co_await DuringLoad<DescribeGroupsResponse>(s, 5, describe, id++, loading);
+      if (described.has_value()) {
+        EXPECT_EQ(described->groups.size(), 1u);
+        for (const auto& g : described->groups) {
+          EXPECT_EQ(g.error_code, kLoadInProgress);
+          EXPECT_EQ(g.group_state, "");
+          EXPECT_TRUE(g.members.empty());
+        }
+        seen["DescribeGroups"]++;
+      }
+      const ListGroupsRequest list;
+      auto listed = co_await DuringLoad<ListGroupsResponse>(s, 4, list, id++, loading);
+      if (listed.has_value()) {
+        EXPECT_EQ(listed->error_code, kLoadInProgress);
+        for (const auto& g : listed->groups) EXPECT_NE(g.group_id, group);
+        seen["ListGroups"]++;
+      }
+      DeleteGroupsRequest del;
+      del.groups_names = {standalone};
+      auto deleted = co_await DuringLoad<DeleteGroupsResponse>(s, 1, del, id++, loading);
+      if (deleted.has_value()) {
+        EXPECT_EQ(deleted->results.size(), 1u);
+        for (const auto& r : deleted->results) EXPECT_EQ(r.error_code, kLoadInProgress);
+        seen["DeleteGroups"]++;
+      }
+      OffsetDeleteRequest odel;
+      odel.group_id = standalone;
+      odel.topics.emplace_back();
+      odel.topics.back().name = "orders";
+      odel.topics.back().partitions.emplace_back();
+      auto odeleted = co_await DuringLoad<OffsetDeleteResponse>(s, 0, odel, id++, loading);
+      if (odeleted.has_value()) {
+        EXPECT_EQ(odeleted->error_code, kLoadInProgress);
+        EXPECT_TRUE(odeleted->topics.empty());
+        seen["OffsetDelete"]++;
+      }
+      LeaveGroupRequest leave;
+      leave.group_id = group;
+      LeaveGroupRequest::MemberIdentity m;
+      m.member_id = member;
+      leave.members.push_back(m);
+      auto left = co_await DuringLoad<LeaveGroupResponse>(s, 3, leave, id++, loading);
+      if (left.has_value()) {
+        EXPECT_EQ(left->error_code, kLoadInProgress);
+        EXPECT_TRUE(left->members.empty());
+        seen["LeaveGroup"]++;
+      }
+    }
+
+    // Loaded: nothing refused above changed anything.
+    EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, s));
+    EXPECT_FALSE(loading());
+    HeartbeatRequest hb;
+    hb.group_id = group;
+    hb.member_id = member;
+    hb.generation_id = generation;
+    auto beat = co_await Call<HeartbeatResponse>(s, 3, hb, id++);
+    EXPECT_TRUE(beat.ok() && beat->error_code == 0) << "the member is still in the group";
+    Offsets got = co_await FetchCommitted(s, group, orders);
+    EXPECT_EQ(got, (Offsets{100, 101})) << "the commit refused during the load was not applied";
+    got = co_await FetchCommitted(s, standalone, orders0);
+    EXPECT_EQ(got, (Offsets{7}));
+    DescribeGroupsRequest describe;
+    describe.groups = {group};
+    auto described = co_await Call<DescribeGroupsResponse>(s, 5, describe, id++);
+    EXPECT_TRUE(described.ok() && described->groups.size() == 1);
+    if (described.ok() && described->groups.size() == 1) {
+      EXPECT_EQ(described->groups[0].error_code, 0);
+      EXPECT_EQ(described->groups[0].group_state, "Stable");
+      EXPECT_EQ(described->groups[0].members.size(), 1u);
+    }
+    DeleteGroupsRequest del;
+    del.groups_names = {standalone};
+    auto deleted = co_await Call<DeleteGroupsResponse>(s, 1, del, id++);
+    EXPECT_TRUE(deleted.ok() && deleted->results.size() == 1 &&
+                deleted->results[0].error_code == 0);
+  });
+  for (const char* api : {"FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat", "OffsetCommit",
+                          "OffsetFetch v5", "OffsetFetch v1", "OffsetFetch v8", "DescribeGroups",
+                          "ListGroups", "DeleteGroups", "OffsetDelete", "LeaveGroup"}) {
+    EXPECT_GE(seen[api], 1) << api << " was never answered while the coordinator loaded";
   }
 }
 

@@ -126,6 +126,50 @@ TEST_F(OffsetsTest, DeleteOffsetsRefusesSubscribedTopics) {
   EXPECT_EQ(SubscribedTopics({0, 0, 0, 0, 0, 9}), std::nullopt) << "truncated";
 }
 
+// A deleted topic's offsets go from every group: a standalone group left with none is removed
+// (its record tombstoned too), a Stable group keeps its members, other topics' offsets stay. A
+// group whose tombstones cannot be written keeps its offsets and is reported.
+TEST_F(OffsetsTest, RemoveTopicOffsetsDropsADeletedTopicFromEveryGroup) {
+  auto [leader, follower] = StableOfTwo("live");
+  OffsetCommitRequest c = Standalone("live", "gone", 0, 3);
+  c.member_id = follower;
+  c.generation = 1;
+  ASSERT_EQ(Await(manager_->CommitOffsets(c)).error, GroupError::kNone);
+  ASSERT_EQ(Await(manager_->CommitOffsets(Standalone("only", "gone", 1, 4))).error,
+            GroupError::kNone);
+  OffsetCommitRequest mixed = Standalone("mixed", "gone", 0, 5);
+  mixed.offsets.push_back({TopicPartition{"kept", 0}, CommittedOffset{6, -1, "", -1}});
+  ASSERT_EQ(Await(manager_->CommitOffsets(mixed)).error, GroupError::kNone);
+  const uint64_t removes = store_.removes();
+
+  std::set<std::string> topics = {"gone", "never-committed"};
+  TopicOffsetsRemoval r = Await(manager_->RemoveTopicOffsets(topics));
+  EXPECT_EQ(r.dropped, 3u);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(store_.removes(), removes + 3) << "one tombstone batch per group";
+  EXPECT_EQ(manager_->Find("only"), nullptr) << "nothing left: the group is removed";
+  ASSERT_NE(manager_->Find("live"), nullptr);
+  EXPECT_EQ(manager_->Find("live")->state(), GroupState::kStable);
+  EXPECT_EQ(manager_->Find("live")->size(), 2u);
+  EXPECT_TRUE(manager_->FetchOffsets("live", std::nullopt).empty());
+  auto left = manager_->FetchOffsets("mixed", std::nullopt);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].first.topic, "kept");
+  EXPECT_EQ(left[0].second.offset, 6);
+
+  // Nothing to remove: no write at all.
+  EXPECT_EQ(Await(manager_->RemoveTopicOffsets(topics)).dropped, 0u);
+  EXPECT_EQ(store_.removes(), removes + 3);
+
+  // A failed write keeps the offsets (memory agrees with the log) and names the group.
+  std::set<std::string> kept = {"kept"};
+  store_.FailWith(Status::Io("sync failed"));
+  TopicOffsetsRemoval failed = Await(manager_->RemoveTopicOffsets(kept));
+  EXPECT_EQ(failed.dropped, 0u);
+  EXPECT_EQ(failed.failed, std::vector<std::string>{"mixed"});
+  EXPECT_EQ(manager_->FetchOffsets("mixed", std::nullopt).size(), 1u);
+}
+
 TEST_F(OffsetsTest, RetentionExpiresStandaloneOffsetsByCommitTime) {
   config_.offsets_retention = 60min;
   manager_ = std::make_unique<GroupManager>(io(), config_, store_);

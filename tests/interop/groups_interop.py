@@ -51,6 +51,21 @@ def admin_after_restart(broker, timeout_s=30):
             time.sleep(0.2)
 
 
+def while_loading(call, timeout_s=30):
+    """call(), retried while the broker answers COORDINATOR_LOAD_IN_PROGRESS: right after a
+    restart the coordinators replay __consumer_offsets, and kafka-python's admin client raises
+    that error (as it does against Kafka) instead of retrying."""
+    from kafka.errors import GroupLoadInProgressError
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except GroupLoadInProgressError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def create_topic(broker, name, partitions):
     from kafka.admin import KafkaAdminClient, NewTopic
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -374,15 +389,15 @@ def restart_keeps_groups(broker):
     check(code == -signal.SIGKILL, f"SIGKILL: {code}")
     broker.start()
     admin = admin_after_restart(broker)
-    after_groups = dict(admin.list_consumer_groups())
+    after_groups = dict(while_loading(admin.list_consumer_groups))
     check(after_groups == before_groups,
           f"the group list survives SIGKILL: {before_groups} -> {after_groups}")
     for g, offsets in before.items():
-        after = admin.list_consumer_group_offsets(g)
+        after = while_loading(lambda: admin.list_consumer_group_offsets(g))
         check(after == offsets and len(after) == 4,
               f"{g}'s committed offsets survive SIGKILL: {offsets} -> {after}")
     check(after.get(TopicPartition("ck.group", 0)) is not None, "ck-group partition 0 is there")
-    desc = admin.describe_consumer_groups(["kp-group"])[0]
+    desc = while_loading(lambda: admin.describe_consumer_groups(["kp-group"]))[0]
     check(desc.state == "Empty", f"kp-group is Empty after the restart: {desc.state}")
     admin.close()
     check("group records from" in broker.logs(tail=None), "the coordinator replayed __consumer_offsets")
