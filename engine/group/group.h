@@ -128,6 +128,7 @@ class Group {
   void BecomeEmpty();
   void StoreInBackground();
   static Task<void> StoreLoop(Group* self, std::shared_ptr<bool> alive);
+  void RetryStoreLater();
 
   GroupContext& ctx_;
   std::string id_;
@@ -150,6 +151,8 @@ class Group {
   bool store_dirty_ = false;    // the group changed since the running write made its record
   bool store_running_ = false;  // StoreLoop is running
   uint64_t store_failures_ = 0;
+  TimerId store_retry_timer_ = 0;  // a failed write nobody waits for, tried again
+  Duration store_retry_backoff_{0};
   std::map<TopicPartition, CommittedOffset> offsets_;
   std::shared_ptr<bool> alive_;  // false once destroyed: background stores check it
 };

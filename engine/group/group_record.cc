@@ -1,10 +1,17 @@
 // Group: what is stored (MakeRecord and the one-writer store loop) and restored (Restore),
 // and what DescribeGroups shows. The state machine itself is in group.cc.
+#include <algorithm>
+
 #include "engine/group/group.h"
 
 namespace runnel::engine::group {
 
 namespace {
+
+// A failed write of a record nobody waits for is tried again after this, doubling up to the
+// maximum while it keeps failing.
+constexpr Duration kStoreRetryFirst = std::chrono::milliseconds(100);
+constexpr Duration kStoreRetryMax = std::chrono::seconds(10);
 
 int32_t ToMs(Duration d) {
   return static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -46,6 +53,11 @@ GroupRecord Group::MakeRecord() const {
 
 // One writer per group: a record is made when its write starts, so the last write always
 // carries the latest state, and writes of one group never overtake each other.
+//
+// A write the leader's SyncGroup waits for reports its failure there (the group rebalances).
+// Any other write (the group became Empty, a static member's id changed) is tried again on
+// its own after a backoff (RetryStoreLater) until it lands; a newer write started meanwhile
+// takes its place, since it carries the latest state.
 void Group::StoreInBackground() {
   store_dirty_ = true;
   if (store_running_) return;
@@ -56,6 +68,9 @@ void Group::StoreInBackground() {
 Task<void> Group::StoreLoop(Group* self, std::shared_ptr<bool> alive) {
   while (*alive && self->store_dirty_) {
     self->store_dirty_ = false;
+    if (self->store_retry_timer_ != 0) {
+      self->ctx_.io.clock().CancelTimer(std::exchange(self->store_retry_timer_, 0));
+    }
     GroupRecord record = self->MakeRecord();
     const std::optional<int32_t> assignment_generation =
         self->pending_assignment_.has_value()
@@ -63,10 +78,31 @@ Task<void> Group::StoreLoop(Group* self, std::shared_ptr<bool> alive) {
             : std::nullopt;
     Status s = co_await self->ctx_.store.StoreGroup(std::move(record));
     if (!*alive) co_return;
-    if (!s.ok()) self->store_failures_++;
-    if (assignment_generation.has_value()) self->OnAssignmentStored(*assignment_generation, s);
+    if (s.ok()) {
+      self->store_retry_backoff_ = Duration{0};
+    } else {
+      self->store_failures_++;
+    }
+    if (assignment_generation.has_value()) {
+      self->OnAssignmentStored(*assignment_generation, s);
+    } else if (!s.ok() && !self->store_dirty_) {
+      self->RetryStoreLater();
+    }
   }
   if (*alive) self->store_running_ = false;
+}
+
+void Group::RetryStoreLater() {
+  Clock& clock = ctx_.io.clock();
+  store_retry_backoff_ = store_retry_backoff_ == Duration{0}
+                             ? kStoreRetryFirst
+                             : std::min(2 * store_retry_backoff_, kStoreRetryMax);
+  store_retry_timer_ = clock.StartTimer(clock.Now() + store_retry_backoff_, [this, alive = alive_] {
+    if (!*alive) return;
+    store_retry_timer_ = 0;
+    // A deleted group stays deleted: its tombstone must remain the last record.
+    if (state_ != GroupState::kDead) StoreInBackground();
+  });
 }
 
 // ---- restore and describe ------------------------------------------------------------

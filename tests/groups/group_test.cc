@@ -280,6 +280,74 @@ TEST_F(GroupTest, LeaveBatchedMembers) {
   EXPECT_EQ(unknown_group.error, GroupError::kUnknownMemberId);
 }
 
+// The record written when a group becomes Empty is not waited for by anyone: a failed write
+// is tried again on its own after 100 ms, then 200 ms, 400 ms, ... (doubling) until it lands,
+// and not again after that.
+TEST_F(GroupTest, AFailedEmptyRecordIsRetriedUntilItLands) {
+  auto [leader, follower] = StableOfTwo("g");
+  const uint64_t writes = store_.group_writes();
+  store_.FailWith(Status::Io("disk failed"));
+  std::vector<LeaveMember> both = {{leader, std::nullopt}, {follower, std::nullopt}};
+  manager_->Leave("g", both);
+  Settle();
+  Group* g = manager_->Find("g");
+  ASSERT_NE(g, nullptr);
+  ASSERT_EQ(g->state(), GroupState::kEmpty);
+  ASSERT_EQ(g->store_failures(), 1u) << "the Empty record's first write";
+  // Retried at +100 ms and +200 ms after that, exactly.
+  RunFor(100ms - 1ns);
+  EXPECT_EQ(g->store_failures(), 1u);
+  RunFor(1ns);
+  EXPECT_EQ(g->store_failures(), 2u);
+  RunFor(200ms - 1ns);
+  EXPECT_EQ(g->store_failures(), 2u);
+  RunFor(1ns);
+  EXPECT_EQ(g->store_failures(), 3u);
+  // The disk is back: the next try (+400 ms) lands, and that is the last write.
+  store_.FailWith(Status::Ok());
+  RunFor(400ms - 1ns);
+  EXPECT_EQ(store_.group_writes(), writes);
+  RunFor(1ns);
+  EXPECT_EQ(store_.group_writes(), writes + 1);
+  EXPECT_EQ(g->store_failures(), 3u);
+  RunFor(1h);
+  EXPECT_EQ(store_.group_writes(), writes + 1);
+  EXPECT_EQ(g->state(), GroupState::kEmpty);
+}
+
+// A failed background write is superseded by a newer one (it carries the latest state): the
+// retry timer goes, and the backoff starts over after a write lands.
+TEST_F(GroupTest, ANewerWriteReplacesTheRetry) {
+  JoinRequest sj = MakeJoin("g", "");
+  sj.group_instance_id = "instance-a";
+  auto first = Join(sj);
+  RunFor(config_.initial_rebalance_delay);
+  ASSERT_TRUE(first.ready());
+  auto synced = Sync("g", first->member_id, first->generation, {{first->member_id, Bytes("a")}});
+  Settle();
+  ASSERT_TRUE(synced.ready());
+  ASSERT_EQ(manager_->Find("g")->state(), GroupState::kStable);
+  const uint64_t writes = store_.group_writes();
+  // A static member restarting unchanged gets a new id without a rebalance: a background write.
+  store_.FailWith(Status::Io("disk failed"));
+  auto again = Join(sj);
+  Settle();
+  ASSERT_TRUE(again.ready());
+  Group* g = manager_->Find("g");
+  ASSERT_EQ(g->store_failures(), 1u);
+  // Before its retry (+100 ms) the member restarts again: that write runs at once and lands.
+  RunFor(50ms);
+  store_.FailWith(Status::Ok());
+  auto third = Join(sj);
+  Settle();
+  ASSERT_TRUE(third.ready());
+  EXPECT_EQ(store_.group_writes(), writes + 1);
+  RunFor(900ms);  // past every retry the first failure could have scheduled; within the session
+  EXPECT_EQ(store_.group_writes(), writes + 1) << "the superseded retry does not write again";
+  EXPECT_EQ(g->state(), GroupState::kStable);
+  EXPECT_EQ(g->store_failures(), 1u);
+}
+
 TEST_F(GroupTest, LeaveWhileAwaitingJoinAnswersTheJoin) {
   auto a = Join(MakeJoin("g", ""));
   auto b = Join(MakeJoin("g", ""));

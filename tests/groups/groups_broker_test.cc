@@ -38,6 +38,8 @@
 #include "broker/protocol/gen/offset_fetch_response.h"
 #include "broker/protocol/gen/sync_group_request.h"
 #include "broker/protocol/gen/sync_group_response.h"
+#include "engine/group/group.h"
+#include "sim/disk.h"
 #include "tests/broker/broker_sim.h"
 
 namespace runnel::broker {
@@ -910,6 +912,66 @@ TEST(GroupsBrokerTest, RequestsDuringTheStartUpLoadAnswerLoadInProgress) {
                           "ListGroups", "DeleteGroups", "OffsetDelete", "LeaveGroup"}) {
     EXPECT_GE(seen[api], 1) << api << " was never answered while the coordinator loaded";
   }
+}
+
+// The record written when a group becomes Empty is retried on its own: the last member leaves
+// while every disk write fails (nothing of the record reaches the file), the disk recovers, and
+// within the backoff the record lands without anything else happening to the group. After a
+// restart the group is Empty; had the record been lost, the replay would bring back the
+// departed member in a Stable group. (With failed syncs instead, the log's reopen writes the
+// still-readable record again by itself, so they would not tell the retry apart.)
+TEST(GroupsBrokerTest, AnEmptyRecordFailedByTheDiskIsWrittenLater) {
+  OwnWorld own(41);
+  const std::string group = "leaving-members";
+  const ShardId shard = CoordinatorShard(*own.node, group, kOffsetsPartitions);
+  auto failures = [&]() -> uint64_t {
+    ShardState& state = own.node->Local(own.world.node(own.broker).io(shard));
+    if (state.groups == nullptr) return 0;
+    const engine::group::Group* g = state.groups->manager().Find(group);
+    return g == nullptr ? 0 : g->store_failures();
+  };
+  own.Run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, own.config.listen);
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    const std::vector<uint8_t> assignment = {5};
+    auto [member, generation] = co_await JoinAndSync(s, group, assignment);
+    EXPECT_EQ(generation, 1);
+    sim::DiskFaults broken;
+    broken.write_error_probability = 1;
+    own.world.node(own.broker).disk().SetFaults(broken);
+    LeaveGroupRequest leave;
+    leave.group_id = group;
+    LeaveGroupRequest::MemberIdentity m;
+    m.member_id = member;
+    leave.members.push_back(m);
+    auto left = co_await Call<LeaveGroupResponse>(s, 3, leave, 80);
+    EXPECT_TRUE(left.ok() && left->error_code == 0);
+    co_await io.Sleep(std::chrono::milliseconds(50));
+    EXPECT_GE(failures(), 1u) << "the Empty record's write failed on the broken disk";
+    own.world.node(own.broker).disk().SetFaults(sim::DiskFaults{});
+    const uint64_t failed = failures();
+    co_await io.Sleep(std::chrono::seconds(20));  // past the longest backoff
+    EXPECT_EQ(failures(), failed) << "the retry after the disk recovered landed";
+  });
+  own.world.StopNode(own.broker);
+  own.world.StartNode(own.broker);
+  own.Run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, own.config.listen);
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    EXPECT_TRUE(co_await AwaitCoordinatorsLoaded(io, s));
+    DescribeGroupsRequest describe;
+    describe.groups = {group};
+    auto described = co_await Call<DescribeGroupsResponse>(s, 5, describe, 81);
+    EXPECT_TRUE(described.ok() && described->groups.size() == 1);
+    if (described.ok() && described->groups.size() == 1) {
+      EXPECT_EQ(described->groups[0].group_state, "Empty");
+      EXPECT_TRUE(described->groups[0].members.empty());
+    }
+  });
 }
 
 }  // namespace
