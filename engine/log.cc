@@ -523,15 +523,11 @@ Task<void> Log::SyncRound() {
   const bool dir = dir_dirty_;
   dir_dirty_ = false;
   Status status;
-  Segment* failed = nullptr;
   for (Item& item : items) {
     Segment& s = *item.segment;
     if (item.size > s.synced_bytes()) {
       status = co_await s.log().Sync();
-      if (!status.ok()) {
-        failed = &s;
-        break;
-      }
+      if (!status.ok()) break;
       s.set_synced_bytes(std::max(s.synced_bytes(), item.size));
     }
     if (s.closed() && s.index_files_open()) {
@@ -543,10 +539,11 @@ Task<void> Log::SyncRound() {
   if (status.ok() && dir) status = co_await io_.fs().SyncDir(dir_);
   if (!status.ok()) {
     if (dir) dir_dirty_ = true;
-    // Linux fsync semantics: the writes the failed sync covered are gone for good though still
-    // readable. Cut the file back to what is durable so that what a reopen reads (without a
-    // crash in between) is what the disk holds.
-    if (failed != nullptr) (void)co_await failed->log().Truncate(failed->synced_bytes());
+    // Linux fsync semantics: the writes the failed sync covered will never reach the disk
+    // though they stay readable, and no later sync of this file can be trusted to cover them.
+    // Nothing past the last good sync is acknowledged from here on: the log is fenced at once,
+    // and the reopen writes again every byte it keeps from a segment not known durable
+    // (log_recovery.h, rule 10).
     Fence(status.WithContext("sync"));
   } else if (truncations == truncations_) {
     flushed_ = std::max(flushed_, target);

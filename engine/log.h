@@ -27,8 +27,13 @@
 //   (group commit). Flush() does the same for everything appended before it was called.
 // - Truncate, TruncateFullyAndStartAt, DeleteRecords, retention and compaction are durable when
 //   they resolve ok.
-// - A failed Sync fences the log (Linux fsync semantics: the unsynced tail is lost): every later
-//   call fails with kIo until the log is opened again, which recovers from what is on disk.
+// - A failed Sync fences the log at once (Linux fsync semantics: the writes it covered never
+//   reach the disk, yet stay readable, and a later Sync of the file succeeds without them):
+//   nothing written after the last good sync is acknowledged, every later call fails with kIo,
+//   and the log must be opened again. Open trusts only segments partition.meta proves durable;
+//   every byte it keeps from the others is written again and synced before it serves anything
+//   (log_recovery.h, rule 10), so whatever a reopened log serves survives a power loss, even
+//   when an earlier process or an earlier Open saw a sync fail.
 //   A failed WriteAt (EIO, ENOSPC) is not fatal: the file is cut back, the append fails, the
 //   log stays usable.
 #pragma once
@@ -166,6 +171,9 @@ struct RecoveryReport {
   size_t segments_trusted = 0;  // loaded from index files without a scan
   size_t segments_scanned = 0;
   uint64_t bytes_scanned = 0;
+  // Written again before the sync that makes them durable (every byte kept from a scanned
+  // segment: a failed sync may have left them readable but not on disk; log_recovery.h rule 10).
+  uint64_t bytes_rewritten = 0;
   size_t batches_scanned = 0;
   size_t indexes_rebuilt = 0;     // trusted segments whose index files failed the sanity check
   uint64_t bytes_truncated = 0;   // cut from the first bad batch on

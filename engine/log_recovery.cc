@@ -7,6 +7,8 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <span>
+#include <vector>
 
 #include "engine/log.h"
 #include "engine/partition_meta.h"
@@ -148,6 +150,8 @@ class LogRecovery {
   // Finishes a truncation partition.meta says was in progress.
   Task<Status> FinishTruncation(Offset to);
   Offset CurrentEnd() const;
+  // Writes the segment's bytes again where they are, restates its size and syncs it (rule 10).
+  Task<Status> Rewrite(Segment& s);
   Task<Status> Finish(size_t trusted);
 
   Log& log_;
@@ -545,6 +549,30 @@ Task<Status> LogRecovery::Run() {
   co_return co_await Finish(std::min(trusted, scanned_from_));
 }
 
+// A scanned segment's bytes are what the file shows, which after a failed fsync is not what
+// the disk holds: Linux marks the pages that failed to write back clean (the error is reported
+// once), so they stay readable until evicted or a power loss, and a later fsync succeeds without
+// writing them. Nothing on disk says whether an earlier process (or an earlier Open of this
+// one) saw such a failure, so every byte recovery accepts from a scanned segment is written
+// again, which dirties it, and then synced; the size too, in case a truncation was lost the same
+// way. Trusted segments need none of this: the recovery point moved past them only after a
+// successful sync of everything they hold.
+Task<Status> LogRecovery::Rewrite(Segment& s) {
+  const uint64_t size = s.size_bytes();
+  std::vector<std::byte> chunk(
+      static_cast<size_t>(std::min<uint64_t>(size, log_.limits_.scan_chunk_bytes)));
+  for (uint64_t at = 0; at < size;) {
+    const std::span<std::byte> part =
+        std::span(chunk).first(static_cast<size_t>(std::min<uint64_t>(chunk.size(), size - at)));
+    RUNNEL_CO_TRY(co_await ReadExactly(s.log(), at, part));
+    RUNNEL_CO_TRY(co_await s.log().WriteAt(at, part));
+    at += part.size();
+  }
+  report_.bytes_rewritten += size;
+  RUNNEL_CO_TRY(co_await s.log().Truncate(size));
+  co_return co_await s.log().Sync();
+}
+
 Task<Status> LogRecovery::Finish(size_t trusted) {
   Log& log = log_;
   const int64_t now_ms = log.io_.clock().Wall().unix_ms();
@@ -582,14 +610,15 @@ Task<Status> LogRecovery::Finish(size_t trusted) {
   log_start = std::max(log_start, segments_.front().segment->base_offset());
 
   // Make what recovery accepted durable: it may have been unsynced in the page cache of a
-  // process that exited, and closed segments that were scanned get fresh index files.
+  // process that exited, or lost by a failed sync (Rewrite), and closed segments that were
+  // scanned get fresh index files.
   for (size_t i = 0; i < segments_.size(); ++i) {
     Found& f = segments_[i];
     Segment& s = *f.segment;
     const bool last = i + 1 == segments_.size();
     s.set_closed(!last);
     if (i >= trusted) {
-      RUNNEL_CO_TRY(co_await s.log().Sync());
+      RUNNEL_CO_TRY(co_await Rewrite(s));
       if (!last) {
         s.SealTimeIndex();
         RUNNEL_CO_TRY(co_await s.WriteIndexFiles(fs_));

@@ -25,8 +25,12 @@
 //     of the batches after it; no usable snapshot: a replay from the start of the log.
 //  9. If the log end fell below the log start (the start had moved past data that a crash then
 //     lost), the log is emptied and restarts at the log start.
-// 10. What was scanned is synced (a process restart may leave it unsynced in the page cache),
-//     closed segments get fresh index files, and partition.meta is rewritten (not clean).
+// 10. What was scanned is written again and synced, with its size: a process restart may leave
+//     it unsynced in the page cache, and a failed sync (in an earlier process, or an earlier
+//     Open that failed) may have dropped it from the disk for good while it stays readable, so
+//     a sync alone proves nothing. Closed segments that were scanned get fresh index files, and
+//     partition.meta is rewritten (not clean). Trusted segments are left alone: the recovery
+//     point passed them only after a successful sync of all they hold.
 #pragma once
 
 #include <cstdint>

@@ -42,12 +42,6 @@ constexpr const char* kTopic = "events";
 constexpr int kBatchesAfterQuiet = 3;  // each producer's liveness proof
 constexpr Duration kRequestTimeout = seconds(3);
 constexpr int32_t kFetchMaxBytes = 256 * 1024;
-// fsync failures are left out for now: a sync that fails while a log is being (re)opened drops
-// the file's unsynced writes, which stay readable, and the next Open trusts them (the limit
-// engine/README.md states under "Not done yet"); a later power loss takes them, with records
-// already acknowledged. With kSyncErrors = true, 3 of seeds 1..1000 fail (sim/README.md,
-// "Known failures").
-constexpr bool kSyncErrors = false;
 
 Duration Backoff(Rng& rng, int attempt) {
   const int64_t cap_ms = std::min<int64_t>(500, int64_t{10} << std::min(attempt, 6));
@@ -110,10 +104,11 @@ class BrokerWorkload final : public Workload {
   std::string_view name() const override { return "broker"; }
 
   void AdjustFaults(FaultOptions& options) const override {
-    // One copy of the data: losing synced bytes is not survivable (see the header).
+    // One copy of the data: losing synced bytes is not survivable (see the header). fsync
+    // failures stay in: a failed sync loses only unsynced writes, and the log must neither
+    // acknowledge them nor serve them after a reopen unless they were made durable again.
     options.disk_faults.bit_rot_probability = 0;
     options.disk_faults.latent_error_probability = 0;
-    if (!kSyncErrors) options.disk_faults.sync_error_probability = 0;
   }
 
   void Setup(SimWorld& world) override {

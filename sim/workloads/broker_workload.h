@@ -7,7 +7,8 @@
 // high watermark).
 //
 // Faults (FaultSchedule): the broker node crashes (SimDisk drops or tears unsynced writes) or
-// its process exits, and restarts; disk EIO and ENOSPC bursts on it; network resets, partitions
+// its process exits, and restarts; disk EIO (reads, writes and fsyncs, which lose the file's
+// unsynced writes) and ENOSPC bursts on it; network resets, partitions
 // and latency between the client node and the broker; clock skew and pauses. Bit rot and latent
 // sector errors are left out: a single node with one copy cannot survive losing synced bytes
 // (that is replication's job), so they would only report the obvious. The client node is never
