@@ -950,12 +950,9 @@ Task<Result<Offset>> Log::TruncateLocked(Offset offset) {
     if (Status s = co_await RemoveSegment(*it); !s.ok()) co_return fail(s);
   }
   if (Status s = co_await segment->log().Truncate(cut); !s.ok()) co_return fail(s);
-  if (Status s = co_await segment->log().Sync(); !s.ok()) {
-    // The failed sync lost every unsynced write of the file (see SyncRound): what a reopen
-    // reads must not go past what is durable. The truncation itself is in partition.meta.
-    (void)co_await segment->log().Truncate(std::min(cut, segment->synced_bytes()));
-    co_return fail(s);
-  }
+  // A failed sync fences at once (see SyncRound): the reopen finishes the truncation recorded in
+  // partition.meta and writes again what it keeps below it.
+  if (Status s = co_await segment->log().Sync(); !s.ok()) co_return fail(s);
   segment->ResetTo(0);
   for (size_t i = 0; i < keep; ++i) segment->Track(headers[i], config_.index_interval_bytes);
   segment->set_synced_bytes(cut);
