@@ -127,6 +127,12 @@ const std::vector<BrokerSetting>& BrokerSettings() {
       {"delete.retention.ms", "86400000", "default: how long compaction keeps tombstones",
        ApplyTopicDefault},
       {"min.insync.replicas", "1", "default: replicas needed for acks=all", ApplyTopicDefault},
+      {"log.drop.behind.bytes", "0",
+       "keep about the newest 2-3x this many bytes of each appended file in the page cache "
+       "(writeback started, older bytes dropped); 0: leave caching to the kernel",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.log_drop_behind_bytes, n, v, 0, int64_t{1} << 40);
+       }},
       {"log.retention.check.interval.ms", "300000",
        "how often each shard runs retention, compaction and a checkpoint over its logs",
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
@@ -393,6 +399,8 @@ std::vector<std::pair<std::string, std::string>> DescribeSettings(const BrokerCo
       value = c.auto_create_topics_enable ? "true" : "false";
     } else if (FindTopicSetting(name) != nullptr) {
       value = TopicSettingValue(c.topic, name);
+    } else if (name == "log.drop.behind.bytes") {
+      value = std::to_string(c.log_drop_behind_bytes);
     } else if (name == "log.retention.check.interval.ms") {
       value = std::to_string(c.log_retention_check_interval_ms);
     } else if (name == "group.initial.rebalance.delay.ms") {

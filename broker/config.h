@@ -42,6 +42,8 @@ struct BrokerConfig {
 
   // Background retention, compaction and checkpoint pass over each shard's logs.
   int64_t log_retention_check_interval_ms = 300000;
+  // Page-cache drop-behind step for appended log files (io/uring/uring_file.h); 0 = off.
+  int64_t log_drop_behind_bytes = 0;
 
   // Consumer groups (engine/group/) and their offsets topic __consumer_offsets.
   int64_t group_initial_rebalance_delay_ms = 3000;

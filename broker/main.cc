@@ -53,7 +53,10 @@ int main(int argc, char** argv) {
   spdlog::set_level(SpdlogLevel(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  auto runtime = uring::UringRuntime::Create({.shards = config.smp});
+  uring::UringOptions runtime_options;
+  runtime_options.shards = config.smp;
+  runtime_options.files.drop_behind_bytes = static_cast<uint64_t>(config.log_drop_behind_bytes);
+  auto runtime = uring::UringRuntime::Create(runtime_options);
   if (!runtime.ok()) {
     spdlog::error("{}", runtime.status().ToString());
     return 1;

@@ -105,6 +105,7 @@ std::optional<Broker> StartRunnel(const DriverOptions& o, const std::string& tem
   std::vector<std::string> argv = {o.runnel,       "--listen", b.bootstrap,           "--data-dir",
                                    temp + "/data", "--smp",    std::to_string(o.smp), "--log-level",
                                    "warn"};
+  argv.insert(argv.end(), o.runnel_args.begin(), o.runnel_args.end());
   fmt::print("runnel: {}\n", fmt::join(argv, " "));
   b.process = ChildProcess::Start(argv, b.log_path, false, error);
   if (!b.process) return std::nullopt;

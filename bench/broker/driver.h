@@ -22,9 +22,10 @@
 namespace runnel::bench {
 
 struct DriverOptions {
-  std::string runnel;  // path of the runnel binary
-  std::string self;    // path of runnel-bench (runs the mock)
-  std::string dir;     // temp dirs (runnel's data, logs) go under it
+  std::string runnel;                    // path of the runnel binary
+  std::vector<std::string> runnel_args;  // more runnel flags (--runnel-arg), after the driver's
+  std::string self;                      // path of runnel-bench (runs the mock)
+  std::string dir;                       // temp dirs (runnel's data, logs) go under it
   int smp = 1;
   std::vector<int> partitions{1, 8};
   uint64_t messages = 1000000;           // per produce case

@@ -26,12 +26,16 @@ namespace {
 constexpr std::string_view kUsage = R"(usage:
   runnel-bench [options]                     runnel and the mock side by side
   runnel-bench load --bootstrap HOST:PORT [--partitions N] [--messages N] [--topic NAME]
-                    [--no-create]            produce acks=1 to NAME-acks1 and acks=all to
+                    [--no-create] [--acks 1|all] [--no-consume]
+                                             produce acks=1 to NAME-acks1 and acks=all to
                                              NAME-acksall, consume NAME-acks1, on one broker
+                                             (--acks: that case only; --no-consume: no read)
   runnel-bench mock [--topic NAME:PARTITIONS]...
                                              librdkafka's mock cluster; prints its address
 options:
   --runnel PATH            the broker binary (default: runnel beside runnel-bench)
+  --runnel-arg ARG         one more runnel flag, e.g. --runnel-arg --log.drop.behind.bytes=67108864
+                           (repeatable; printed with runnel's command line)
   --dir DIR                temp dirs and runnel's data go under DIR (default /var/tmp)
   --smp N                  runnel shards (default: online cores)
   --partitions LIST        partition counts, comma-separated (default 1,8)
@@ -123,11 +127,17 @@ int LoadMain(int argc, char** argv) {
   int partitions = 1;
   uint64_t messages = 100000;
   bool create = true;
+  bool consume = true;
+  std::vector<int> acks_cases = {1, -1};
   std::string base;
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--no-create") {
       create = false;
+      continue;
+    }
+    if (flag == "--no-consume") {
+      consume = false;
       continue;
     }
     if (i + 1 >= argc) Usage(flag + " needs a value");
@@ -141,6 +151,10 @@ int LoadMain(int argc, char** argv) {
       messages = Number(flag, value);
     } else if (flag == "--topic") {
       base = value;
+    } else if (flag == "--acks") {
+      const std::string acks = value;
+      if (acks != "1" && acks != "all") Usage("--acks must be 1 or all");
+      acks_cases = {acks == "1" ? 1 : -1};
     } else if (!ClientFlag(flag, value, s)) {
       Usage("unknown option " + flag);
     }
@@ -150,7 +164,7 @@ int LoadMain(int argc, char** argv) {
   if (base.empty()) base = fmt::format("runnel-bench-load-{}-p{}", ::getpid(), partitions);
   fmt::print("{}\n", s.Describe());
   int status = 0;
-  for (int acks : {1, -1}) {
+  for (int acks : acks_cases) {
     const std::string topic = base + (acks == 1 ? "-acks1" : "-acksall");
     std::string error;
     if (!CreateTopic(s, topic, partitions, create, error)) {
@@ -163,7 +177,7 @@ int LoadMain(int argc, char** argv) {
                p.seconds > 0 ? p.bytes / p.seconds / 1e6 : 0,
                p.seconds > 0 ? p.acked / p.seconds : 0, p.ok ? "" : " FAILED: " + p.error);
     if (!p.ok) status = 1;
-    if (acks != 1 || !p.ok) continue;
+    if (acks != 1 || !p.ok || !consume) continue;
     ConsumeOutcome c = Consume(s, topic, partitions, messages, 1, [] {});
     fmt::print("consume from offset 0: {} msgs {:.1f} MB in {:.2f} s: {:.1f} MB/s{}\n", c.messages,
                c.bytes / 1e6, c.seconds, c.seconds > 0 ? c.bytes / c.seconds / 1e6 : 0,
@@ -212,6 +226,8 @@ int DriverMain(int argc, char** argv) {
     } else if (flag == "--consume-messages") {
       o.consume_messages = Number(flag, value);
       sizes_given = true;
+    } else if (flag == "--runnel-arg") {
+      o.runnel_args.push_back(value);
     } else if (flag == "--rounds") {
       const uint64_t rounds = Number(flag, value);
       if (rounds < 1 || rounds > 20) Usage("--rounds must be 1..20");

@@ -44,7 +44,7 @@ Result<std::unique_ptr<UringRuntime>> UringRuntime::Create(const UringOptions& o
     auto shard = std::make_unique<Shard>();
     RUNNEL_ASSIGN_OR_RETURN(shard->ring, Ring::Create(options.ring, &rt->root_seq_));
     RUNNEL_ASSIGN_OR_RETURN(uint64_t seed, SeedFromOs());
-    shard->fs = std::make_unique<UringFileSystem>(*shard->ring);
+    shard->fs = std::make_unique<UringFileSystem>(*shard->ring, options.files);
     shard->net = std::make_unique<UringNetwork>(*shard->ring);
     shard->rng = std::make_unique<Rng>(seed);
     shard->mailbox = std::make_unique<UringShards>(*rt->hub_, id, *shard->ring);

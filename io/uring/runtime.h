@@ -41,6 +41,8 @@ struct UringOptions {
   // Capacity of each (sender, receiver) mailbox queue; a power of two. Posts beyond it wait in
   // the sender's overflow list.
   size_t mailbox_slots_max = 1024;
+  // Every shard's files (uring_file.h: drop-behind).
+  UringFileOptions files{};
 };
 
 enum class RunOn { kShard0, kEveryShard };

@@ -23,8 +23,12 @@ Status ClosedStatus(const std::string& path) {
 
 }  // namespace
 
-UringFile::UringFile(Ring& ring, int fd, std::string path, bool direct)
-    : ring_(ring), fd_(fd), path_(std::move(path)), direct_(direct) {}
+UringFile::UringFile(Ring& ring, int fd, std::string path, bool direct, UringFileOptions options)
+    : ring_(ring),
+      fd_(fd),
+      path_(std::move(path)),
+      direct_(direct),
+      drop_behind_bytes_(direct ? 0 : options.drop_behind_bytes) {}
 
 UringFile::~UringFile() {
   if (fd_ >= 0) ::close(fd_);
@@ -81,7 +85,31 @@ Task<Status> UringFile::WriteAt(uint64_t offset, std::span<const std::byte> data
     }
     done += static_cast<size_t>(res);
   }
+  if (drop_behind_bytes_ != 0) co_await DropBehind(offset + data.size());
   co_return Status::Ok();
+}
+
+Task<void> UringFile::DropBehind(uint64_t end) {
+  const uint64_t w = drop_behind_bytes_;
+  if (end < written_back_to_ + 2 * w) co_return;
+  const uint64_t drop_from = dropped_to_;
+  const uint64_t drop_to = written_back_to_;
+  const uint64_t writeback_to = end - w;
+  dropped_to_ = drop_to;
+  written_back_to_ = writeback_to;
+  if (ring_.Supports(IORING_OP_SYNC_FILE_RANGE)) {
+    (void)co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_sync_file_range(
+          sqe, fd_, static_cast<unsigned>(std::min<uint64_t>(writeback_to - drop_to, UINT32_MAX)),
+          drop_to, SYNC_FILE_RANGE_WRITE);
+    });
+  }
+  if (drop_to > drop_from && ring_.Supports(IORING_OP_FADVISE)) {
+    (void)co_await ring_.Op([&](io_uring_sqe* sqe) {
+      io_uring_prep_fadvise(sqe, fd_, drop_from, static_cast<off_t>(drop_to - drop_from),
+                            POSIX_FADV_DONTNEED);
+    });
+  }
 }
 
 Task<Status> UringFile::Sync() {
@@ -107,6 +135,9 @@ Task<Status> UringFile::Truncate(uint64_t size) {
     res = ::ftruncate(fd_, static_cast<off_t>(size)) == 0 ? 0 : -errno;
   }
   if (res < 0) co_return Status::FromErrno(-res, fmt::format("truncate {} to {}", path_, size));
+  // Appends after a cut start their drop-behind steps from the new end.
+  written_back_to_ = std::min(written_back_to_, size);
+  dropped_to_ = std::min(dropped_to_, size);
   co_return Status::Ok();
 }
 
@@ -159,7 +190,8 @@ Task<Result<std::unique_ptr<File>>> UringFileSystem::Open(const std::string& pat
         [&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, p.c_str(), flags, 0644); });
   } while (res == -EINTR || res == -EAGAIN);
   if (res < 0) co_return Status::FromErrno(-res, fmt::format("open {}", p));
-  co_return std::unique_ptr<File>(std::make_unique<UringFile>(ring_, res, p, opts.direct));
+  co_return std::unique_ptr<File>(
+      std::make_unique<UringFile>(ring_, res, p, opts.direct, options_));
 }
 
 Task<Status> UringFileSystem::Rename(const std::string& from, const std::string& to) {

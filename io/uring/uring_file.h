@@ -9,8 +9,18 @@
 // Durability: exactly the contract of io/file.h. WriteAt resolves when the kernel accepted the
 // bytes (page cache, or the device for O_DIRECT); Sync is fdatasync; SyncDir opens the directory
 // and fsyncs it. Nothing here adds durability beyond what those calls give.
+//
+// Drop-behind (UringFileOptions::drop_behind_bytes = W > 0): a file written by appends keeps
+// only its newest bytes in the page cache. Each time the appends moved W past the last step,
+// writeback of [previous step, end - W) starts (sync_file_range(SYNC_FILE_RANGE_WRITE), no
+// wait, so no writeback error is consumed: the next fdatasync still reports it) and the range
+// whose writeback the previous step started is dropped (POSIX_FADV_DONTNEED: clean pages leave
+// the cache; pages still dirty or under writeback stay). So the cache holds about the last 2-3 W
+// of each appended file; reads of older bytes go to the disk. Both calls are advice: their
+// results are ignored, and contents, sizes and durability are as without them.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -19,10 +29,15 @@
 
 namespace runnel::uring {
 
+struct UringFileOptions {
+  // Drop-behind step W in bytes (see above); 0 = off. Not for O_DIRECT files (no page cache).
+  uint64_t drop_behind_bytes = 0;
+};
+
 class UringFile final : public File {
  public:
   // Takes ownership of `fd`.
-  UringFile(Ring& ring, int fd, std::string path, bool direct);
+  UringFile(Ring& ring, int fd, std::string path, bool direct, UringFileOptions options = {});
   ~UringFile() override;
   UringFile(const UringFile&) = delete;
   UringFile& operator=(const UringFile&) = delete;
@@ -43,16 +58,24 @@ class UringFile final : public File {
 
  private:
   Status CheckDirect(uint64_t offset, const void* data, size_t len) const;
+  // Drop-behind after a write that ended at `end` (see above).
+  Task<void> DropBehind(uint64_t end);
 
   Ring& ring_;
   int fd_;
   std::string path_;
   bool direct_;
+  uint64_t drop_behind_bytes_;
+  // Drop-behind: writeback was started for [dropped_to_, written_back_to_) at the last step;
+  // everything before dropped_to_ was advised out of the cache.
+  uint64_t dropped_to_ = 0;
+  uint64_t written_back_to_ = 0;
 };
 
 class UringFileSystem final : public FileSystem {
  public:
-  explicit UringFileSystem(Ring& ring) : ring_(ring) {}
+  explicit UringFileSystem(Ring& ring, UringFileOptions options = {})
+      : ring_(ring), options_(options) {}
 
   Task<Result<std::unique_ptr<File>>> Open(const std::string& path, OpenOptions opts) override;
   Task<Status> Rename(const std::string& from, const std::string& to) override;
@@ -64,6 +87,7 @@ class UringFileSystem final : public FileSystem {
 
  private:
   Ring& ring_;
+  UringFileOptions options_;
 };
 
 }  // namespace runnel::uring
