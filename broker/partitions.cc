@@ -63,6 +63,8 @@ Task<Result<engine::Log*>> PartitionRegistry::Get(const TopicInfo& topic, int32_
     // partition usable again.
     spdlog::warn("shard {}: reopening {}: {}", io_.shard(), it->second.log->dir(),
                  it->second.log->health().ToString());
+    // Its writes already in flight land first, so that the reopen reads the files as they stay.
+    co_await it->second.log->WaitIdle();
     fenced_.push_back(std::move(it->second.log));
     logs_.erase(it);
     it = logs_.end();

@@ -52,7 +52,8 @@ Log::Log(Io& io, std::string dir, LogConfig config, LogLimits limits, RecordRead
       producers_(limits.producers),
       lock_(io.executor(), 1),
       committed_(io.executor(), io.clock()),
-      sync_done_(io.executor(), io.clock()) {}
+      sync_done_(io.executor(), io.clock()),
+      idle_(io.executor(), io.clock()) {}
 
 // Nothing asynchronous here: when the simulator crashes a node, the Log may be destroyed after
 // the coroutines that were using it, and must not touch them.
@@ -64,6 +65,15 @@ Status Log::Usable() const {
 }
 
 Status Log::health() const { return Usable(); }
+
+void Log::FileOpDone() {
+  RUNNEL_ASSERT(file_ops_in_flight_ > 0, "log {}: a file operation ended twice", dir_);
+  if (--file_ops_in_flight_ == 0) idle_.NotifyAll();
+}
+
+Task<void> Log::WaitIdle() {
+  while (file_ops_in_flight_ > 0) co_await idle_.Wait();
+}
 
 Task<Status> Log::Lock(bool append) {
   if (append) {
@@ -202,7 +212,9 @@ Task<Result<AppendResult>> Log::Append(std::span<std::byte> records, AppendOptio
   // The write runs outside the lock: the next appends reserve and write meanwhile.
   PendingWrite* w = FindPending(seq);
   std::shared_ptr<Segment> segment = w->segment;
+  FileOpStarted();
   Status written = co_await segment->log().WriteAt(w->position, records);
+  FileOpDone();
   w = FindPending(seq);
   RUNNEL_ASSERT(w != nullptr, "pending write {} vanished", seq);
   if (!written.ok()) {
@@ -423,7 +435,9 @@ Task<Status> Log::WriteFailed(uint64_t seq, Status cause) {
   std::shared_ptr<Segment> segment = w->segment;
   const uint64_t position = w->position;
   pending_.pop_front();
+  FileOpStarted();
   Status cut = co_await segment->log().Truncate(position);
+  FileOpDone();
   if (!cut.ok()) Fence(cut.WithContext("cutting back a failed append"));
   Unlock();
   committed_.NotifyAll();

@@ -270,6 +270,11 @@ class Log {
   uint64_t size_bytes() const;
   // Not ok once a failed sync fenced the log (the error), or kClosed after Close.
   Status health() const;
+  // Resolves once no write or truncate of a segment file that this log issued is in flight. A
+  // fenced log's appends already writing may land after the failure: whoever opens the
+  // directory again waits for this first, so that Open reads the files as they will stay.
+  Task<void> WaitIdle();
+  size_t file_ops_in_flight() const { return file_ops_in_flight_; }
   LogMemory memory() const;
 
  private:
@@ -320,6 +325,9 @@ class Log {
   Task<void> SyncRound();
   void AdvanceRecoveryPoint();
   void Fence(const Status& cause);
+  // Brackets a segment file operation for WaitIdle.
+  void FileOpStarted() { ++file_ops_in_flight_; }
+  void FileOpDone();
   Task<Status> WriteMeta(bool clean);
   Task<Status> WriteSnapshot();
   Task<Status> PruneSnapshots(std::optional<Offset> above);
@@ -383,6 +391,8 @@ class Log {
   uint64_t truncations_ = 0;  // bumped by truncation: an older sync round must not count
   bool compacting_ = false;
   bool closed_ = false;
+  size_t file_ops_in_flight_ = 0;  // segment WriteAt / cut-back Truncate calls not yet resolved
+  Notify idle_;
   Status fenced_;
   RecoveryReport report_;
 };

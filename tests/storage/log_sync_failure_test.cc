@@ -11,6 +11,7 @@
 namespace runnel::engine {
 namespace {
 
+using testing::MakeBatch;
 using testing::MakeSimpleBatch;
 using testing::SimLogEnv;
 using testing::StoredRecord;
@@ -123,6 +124,60 @@ TEST(LogSyncFailureTest, EveryScannedSegmentIsMadeDurable) {
   log = env.Open(kDir, SmallSegments(1024));
   EXPECT_EQ(log->log_end_offset(), Offset(80));
   EXPECT_EQ(env.ReadAll(*log), before);
+}
+
+// A fenced log's append whose write was in flight when the sync failed lands later. WaitIdle
+// (what the broker awaits before it reopens a fenced log) resolves only after it landed, so a
+// reopen reads the file as it will stay; the file does not change after it. Across seeds, some
+// fence while the large write is still in flight.
+TEST(LogSyncFailureTest, WaitIdleOutlastsWritesInFlightAtTheFence) {
+  int in_flight_at_fence = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    SimLogEnv env(seed);
+    auto log = env.Open(kDir);
+    FailEverySync(env, true);
+    std::vector<std::byte> small = MakeSimpleBatch(0, 1);
+    std::vector<std::byte> large = MakeBatch({{"big", std::string(900 * 1024, 'x')}});
+    int resolved = 0;
+    auto append = [](Log& log, std::span<std::byte> batch, bool durable,
+                     int& resolved) -> Task<void> {
+      Result<AppendResult> r = co_await log.Append(batch, AppendOptions{.durable = durable});
+      // Every sync fails: a durable append never succeeds (a non-durable one does if it was
+      // written and committed before the fence).
+      if (durable) {
+        EXPECT_FALSE(r.ok()) << "a durable append acknowledged without a sync";
+      }
+      ++resolved;
+    };
+    env.world().Spawn(env.node(), 0, append(*log, small, true, resolved));
+    env.world().Spawn(env.node(), 0, append(*log, large, false, resolved));
+    while (log->health().ok() && env.world().Step()) {
+    }
+    ASSERT_FALSE(log->health().ok()) << "seed " << seed;
+    const bool in_flight = log->file_ops_in_flight() > 0;
+    in_flight_at_fence += in_flight;
+    bool idle = false;
+    env.world().Spawn(env.node(), 0, [](Log& log, bool& idle) -> Task<void> {
+      co_await log.WaitIdle();
+      idle = true;
+    }(*log, idle));
+    while (!idle && env.world().Step()) {
+    }
+    ASSERT_TRUE(idle);
+    EXPECT_EQ(log->file_ops_in_flight(), 0u);
+    const size_t size_when_idle =
+        env.disk().ReadNow(std::string(kDir) + "/00000000000000000000.log")->size();
+    while (resolved < 2 && env.world().Step()) {
+    }
+    EXPECT_EQ(resolved, 2);
+    EXPECT_EQ(env.disk().ReadNow(std::string(kDir) + "/00000000000000000000.log")->size(),
+              size_when_idle)
+        << "seed " << seed << ": the file changed after WaitIdle";
+    if (in_flight) {
+      EXPECT_GT(size_when_idle, large.size()) << "seed " << seed << ": the large write landed";
+    }
+  }
+  EXPECT_GT(in_flight_at_fence, 0) << "no seed fenced the log with a write in flight";
 }
 
 // A clean close proves its segments durable: the next open trusts them and rewrites nothing.
