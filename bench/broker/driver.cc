@@ -27,6 +27,7 @@ struct Measure {
   double seconds = 0;
   double cpu_seconds = 0;  // the broker process's, over the same interval
   int64_t dirty_mb = -1;   // the kernel's dirty page cache at the start (/proc/meminfo)
+  int64_t free_mb = -1;    // free memory at the start (/proc/meminfo MemFree)
 
   double MegabytesPerSecond() const { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
   double MessagesPerSecond() const { return seconds > 0 ? messages / seconds : 0; }
@@ -77,14 +78,16 @@ std::string LoadAverage() {
   return fmt::format("{} {} {}", one, five, fifteen);
 }
 
-// Dirty page cache in MB: runnel's write path costs more CPU while the kernel writes back.
-int64_t DirtyMegabytes() {
+// A /proc/meminfo figure in MB ("Dirty:", "MemFree:"), -1 if absent. Runnel's write path costs
+// more CPU while its page cache grows into free memory this VM's hypervisor has not backed
+// (bench/broker/README.md), so each measurement prints both.
+int64_t MeminfoMegabytes(const std::string& wanted) {
   std::ifstream in("/proc/meminfo");
   std::string key;
   int64_t kb = 0;
   std::string unit;
   while (in >> key >> kb >> unit) {
-    if (key == "Dirty:") return kb / 1024;
+    if (key == wanted) return kb / 1024;
   }
   return -1;
 }
@@ -152,7 +155,8 @@ Measure RunCase(const DriverOptions& o, Broker& broker, const Case& c, int round
   settings.bootstrap = broker.bootstrap;
   double cpu_start = 0;
   auto on_start = [&] {
-    m.dirty_mb = DirtyMegabytes();
+    m.dirty_mb = MeminfoMegabytes("Dirty:");
+    m.free_mb = MeminfoMegabytes("MemFree:");
     cpu_start = broker.process->CpuSeconds();
   };
   auto finish = [&](bool ok, const std::string& error, uint64_t messages, uint64_t bytes,
@@ -207,9 +211,9 @@ void PrintMeasure(const std::string& broker, const Case& c, int round, const Mea
   }
   fmt::print(
       "  {:<6} {:<34} {:>9} msgs {:>8.1f} MB {:>7.2f} s {:>8.1f} MB/s {:>9.0f} msg/s  "
-      "broker CPU {:>6.2f} s = {:>5.2f} s/GB  dirty {} MB\n",
+      "broker CPU {:>6.2f} s = {:>5.2f} s/GB  dirty {} MB free {} MB\n",
       broker, label, m.messages, m.bytes / 1e6, m.seconds, m.MegabytesPerSecond(),
-      m.MessagesPerSecond(), m.cpu_seconds, m.CpuSecondsPerGigabyte(), m.dirty_mb);
+      m.MessagesPerSecond(), m.cpu_seconds, m.CpuSecondsPerGigabyte(), m.dirty_mb, m.free_mb);
 }
 
 std::string Cell(const std::optional<double>& value, bool ran, const char* format) {
