@@ -381,9 +381,8 @@ Task<Status> LogRecovery::CutAt(size_t i, uint64_t position, std::string reason)
   scanned_from_ = std::min(scanned_from_, i);
   // What is left is rescanned: validated again and re-indexed.
   const Offset compacted_end = meta_.has_value() ? meta_->compacted_end : kNoCompactedEnd;
-  const Offset expected = i == 0 ? s.base_offset() : segments_[i - 1].segment->next_offset();
   s.ResetTo(0);
-  ScanRules rules{expected, compacted_end, log_.config_.index_interval_bytes,
+  ScanRules rules{s.base_offset(), compacted_end, log_.config_.index_interval_bytes,
                   log_.limits_.scan_chunk_bytes};
   RUNNEL_CO_ASSIGN_OR_RETURN(ScanResult scan,
                              co_await ScanSegment(s, f.file_bytes, rules, buffer_, {}));
@@ -441,7 +440,9 @@ Task<Status> LogRecovery::Scan(size_t start) {
       RUNNEL_CO_TRY(co_await CutAt(i - 1, segments_[i - 1].file_bytes, reason));
       break;
     }
-    ScanRules rules{expected, compacted_end, log_.config_.index_interval_bytes,
+    // The first batch is held to the segment's base, as a read holds it: above the base only
+    // below the compacted end, wherever the previous segment ended.
+    ScanRules rules{s.base_offset(), compacted_end, log_.config_.index_interval_bytes,
                     log_.limits_.scan_chunk_bytes};
     RUNNEL_CO_ASSIGN_OR_RETURN(ScanResult scan,
                                co_await ScanSegment(s, f.file_bytes, rules, buffer_, replay));

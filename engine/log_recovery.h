@@ -47,8 +47,8 @@
 namespace runnel::engine {
 
 struct ScanRules {
-  // The offset the segment's first batch follows (the previous segment's next offset, or the
-  // segment's base for the first segment).
+  // The offset the segment's first batch follows: the segment's base (a read holds the first
+  // batch to it too; a gap from the previous segment's end is checked before the scan).
   Offset expected_next;
   // At or above this offset, offsets must be dense; below it gaps are allowed.
   Offset compacted_end;

@@ -7,7 +7,9 @@
 
 #include "engine/log.h"
 #include "engine/partition_meta.h"
+#include "engine/record_batch_format.h"
 #include "engine/segment_format.h"
+#include "engine/varint.h"
 #include "tests/storage/log_test_util.h"
 
 namespace runnel::engine {
@@ -159,6 +161,51 @@ TEST(LogRecoveryTest, SegmentsBelowTheLogStartGo) {
   EXPECT_FALSE(env.disk().ExistsNow(LogPath(bases[0])));
   EXPECT_FALSE(env.disk().ExistsNow(LogPath(bases[1])));
   EXPECT_TRUE(env.Run(log->Read(Offset(0))).status().Is(ErrorKind::kNotFound));
+}
+
+// A segment may start above where the previous one ended when compaction removed what was
+// between, but its own first batch is above its base only if the segment lies below the
+// compacted end: a read checks exactly that, so recovery must not accept more (a fuzzer found
+// a log whose every read failed after an Open that trusted nothing).
+TEST(LogRecoveryTest, ASegmentsFirstBatchAboveItsBaseNeedsTheCompactedEnd) {
+  SimLogEnv env;
+  auto log = Fill(env, 1);  // offsets 0 and 1 in segment 0
+  env.Stop(log);
+  std::vector<std::byte> batch = MakeSimpleBatch(0, 1);
+  StoreBe64(batch.data() + batch_format::kBaseOffsetOffset, 7680);  // outside the CRC
+  ASSERT_TRUE(env.Run([](Io& io, std::string path, std::vector<std::byte> bytes) -> Task<Status> {
+                   RUNNEL_CO_ASSIGN_OR_RETURN(auto f,
+                                              co_await io.fs().Open(path, {.create = true}));
+                   RUNNEL_CO_TRY(co_await f->WriteAt(0, bytes));
+                   co_return co_await f->Sync();
+                 }(env.io(), LogPath(Offset(30)), batch))
+                  .ok());
+  PartitionMeta meta;
+  meta.compacted_end = Offset(25);  // the gap 2..29 may be compaction's; 30..7679 may not
+  ASSERT_TRUE(env.Run(WritePartitionMeta(env.io().fs(), kDir, meta)).ok());
+  log = env.Open(kDir, Small());
+  EXPECT_EQ(log->recovery_report().segments_trusted, 0u);
+  EXPECT_NE(log->recovery_report().truncation_reason.find("a gap"), std::string::npos)
+      << log->recovery_report().truncation_reason;
+  EXPECT_EQ(log->log_end_offset(), Offset(30));
+  EXPECT_EQ(env.ReadAll(*log).size(), 2u);  // every read succeeds
+  EXPECT_EQ(env.Append(*log, MakeSimpleBatch(0, 1)), 30);
+  EXPECT_EQ(env.ReadAll(*log).size(), 3u);
+
+  // Below the compacted end the same segment is compaction's work and is kept.
+  env.Stop(log);
+  ASSERT_TRUE(env.Run([](Io& io, std::string path, std::vector<std::byte> bytes) -> Task<Status> {
+                   RUNNEL_CO_ASSIGN_OR_RETURN(auto f, co_await io.fs().Open(path, {}));
+                   RUNNEL_CO_TRY(co_await f->Truncate(0));
+                   RUNNEL_CO_TRY(co_await f->WriteAt(0, bytes));
+                   co_return co_await f->Sync();
+                 }(env.io(), LogPath(Offset(30)), batch))
+                  .ok());
+  meta.compacted_end = Offset(7680);
+  ASSERT_TRUE(env.Run(WritePartitionMeta(env.io().fs(), kDir, meta)).ok());
+  log = env.Open(kDir, Small());
+  EXPECT_EQ(log->log_end_offset(), Offset(7681));
+  EXPECT_EQ(env.ReadAll(*log).size(), 3u);
 }
 
 TEST(LogRecoveryTest, AnUnfinishedTruncationIsFinished) {
