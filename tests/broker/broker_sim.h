@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/node.h"
+#include "broker/protocol/gen/produce_request.h"
 #include "broker/protocol/request.h"
 #include "broker/server.h"
 #include "sim/node.h"
@@ -138,6 +139,24 @@ Task<Result<DecodedResponse<Resp>>> ReadDecoded(Socket& s, int16_t version,
   RUNNEL_CO_TRY(out.body.DecodeFrom(version, r));
   if (!r.empty()) co_return Status::Corruption("trailing bytes in response");
   co_return out;
+}
+
+// A Produce request carrying one batch to one partition. The request points into `batch`, which
+// must outlive it.
+inline protocol::ProduceRequest OneBatchProduce(std::string topic, int32_t partition,
+                                                const std::vector<std::byte>& batch, int16_t acks) {
+  protocol::ProduceRequest req;
+  req.acks = acks;
+  req.timeout_ms = 5000;
+  protocol::ProduceRequest::TopicProduceData t;
+  t.name = std::move(topic);
+  protocol::ProduceRequest::PartitionProduceData p;
+  p.index = partition;
+  p.records = protocol::RecordsView::Of(
+      std::span(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
+  t.partition_data.push_back(std::move(p));
+  req.topic_data.push_back(std::move(t));
+  return req;
 }
 
 }  // namespace runnel::broker

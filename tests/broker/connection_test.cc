@@ -69,17 +69,7 @@ std::vector<uint8_t> ApiVersionsFrame(int32_t id) {
 
 std::vector<uint8_t> ProduceFrame(const std::string& topic, const std::vector<std::byte>& batch,
                                   int32_t id) {
-  ProduceRequest req;
-  req.acks = 1;
-  req.timeout_ms = 5000;
-  ProduceRequest::TopicProduceData t;
-  t.name = topic;
-  ProduceRequest::PartitionProduceData p;
-  p.index = 0;
-  p.records =
-      RecordsView::Of(std::span(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
-  t.partition_data.push_back(std::move(p));
-  req.topic_data.push_back(std::move(t));
+  const ProduceRequest req = OneBatchProduce(topic, 0, batch, 1);
   return Encode(Header(ProduceRequest::kApiKey, kProduceVersion, id), req);
 }
 

@@ -147,17 +147,7 @@ Task<Result<int64_t>> Produce(Client& c, std::string topic, int32_t partition, i
   std::vector<std::byte> value(value_bytes, std::byte{'v'});
   for (int i = 0; i < count; i++) builder.Append(1000 + i, std::nullopt, engine::Bytes(value));
   RUNNEL_CO_ASSIGN_OR_RETURN(std::vector<std::byte> batch, builder.Build());
-  ProduceRequest req;
-  req.acks = -1;
-  req.timeout_ms = 5000;
-  ProduceRequest::TopicProduceData t;
-  t.name = std::move(topic);
-  ProduceRequest::PartitionProduceData p;
-  p.index = partition;
-  p.records =
-      RecordsView::Of(std::span(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
-  t.partition_data.push_back(std::move(p));
-  req.topic_data.push_back(std::move(t));
+  const ProduceRequest req = OneBatchProduce(std::move(topic), partition, batch, -1);
   RUNNEL_CO_ASSIGN_OR_RETURN(auto resp, co_await Call<ProduceResponse>(c, 9, req));
   const auto& pr = resp.body.responses.at(0).partition_responses.at(0);
   if (pr.error_code != 0)

@@ -147,17 +147,7 @@ class Client {
   Task<Result<std::pair<int16_t, int64_t>>> Produce(std::string topic,
                                                     const std::vector<std::byte>& batch,
                                                     int16_t version = 9) {
-    ProduceRequest req;
-    req.acks = -1;
-    req.timeout_ms = 5000;
-    ProduceRequest::TopicProduceData t;
-    t.name = std::move(topic);
-    ProduceRequest::PartitionProduceData p;
-    p.index = 0;
-    p.records =
-        RecordsView::Of(std::span(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
-    t.partition_data.push_back(std::move(p));
-    req.topic_data.push_back(std::move(t));
+    const ProduceRequest req = OneBatchProduce(std::move(topic), 0, batch, -1);
     RUNNEL_CO_ASSIGN_OR_RETURN(auto a,
                                co_await Call<ProduceResponse>(*socket_, version, req, ++id_));
     const auto& pr = a.body.responses.at(0).partition_responses.at(0);
