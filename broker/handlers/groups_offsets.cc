@@ -80,13 +80,19 @@ void EchoPartitionErrors(const std::vector<InTopic>& in, const std::vector<Group
 Task<Result<Response>> HandleOffsetCommit(RequestContext& ctx) {
   RUNNEL_CO_ASSIGN_OR_RETURN(protocol::OffsetCommitRequest req,
                              protocol::DecodeRequestBody<protocol::OffsetCommitRequest>(ctx.frame));
+  // As Kafka: a partition that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION and not
+  // committed; the rest go to the coordinator (which is not asked at all if none is left).
+  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
   eg::OffsetCommitRequest commit;
   commit.group_id = req.group_id;
   commit.generation = req.generation_id_or_member_epoch;
   commit.member_id = req.member_id;
   commit.group_instance_id = req.group_instance_id;
+  std::vector<bool> exists;
   for (const auto& t : req.topics) {
     for (const auto& p : t.partitions) {
+      exists.push_back(FindPartition(meta, t.name, p.partition_index) != nullptr);
+      if (!exists.back()) continue;
       eg::CommittedOffset c;
       c.offset = p.committed_offset;
       c.leader_epoch = p.committed_leader_epoch;
@@ -95,20 +101,33 @@ Task<Result<Response>> HandleOffsetCommit(RequestContext& ctx) {
     }
   }
   const size_t count = commit.offsets.size();
-  auto run = [commit =
-                  std::move(commit)](GroupCoordinator& c) mutable -> Task<eg::OffsetCommitResult> {
-    co_return co_await c.manager().CommitOffsets(std::move(commit));
-  };
-  auto fail = [count](GroupError e) {
-    eg::OffsetCommitResult r;
-    r.error = e;
-    r.partitions.assign(count, e);
-    return r;
-  };
-  eg::OffsetCommitResult r = co_await GroupCall<eg::OffsetCommitResult>(
-      ctx, req.group_id, std::move(run), std::move(fail));
+  eg::OffsetCommitResult r;
+  if (count > 0) {
+    auto run =
+        [commit = std::move(commit)](GroupCoordinator& c) mutable -> Task<eg::OffsetCommitResult> {
+      co_return co_await c.manager().CommitOffsets(std::move(commit));
+    };
+    auto fail = [count](GroupError e) {
+      eg::OffsetCommitResult r;
+      r.error = e;
+      r.partitions.assign(count, e);
+      return r;
+    };
+    r = co_await GroupCall<eg::OffsetCommitResult>(ctx, req.group_id, std::move(run),
+                                                   std::move(fail));
+  }
+  std::vector<GroupError> errors;
+  size_t next = 0;
+  for (const bool known : exists) {
+    if (!known) {
+      errors.push_back(GroupError::kUnknownTopicOrPartition);
+    } else {
+      errors.push_back(next < r.partitions.size() ? r.partitions[next] : r.error);
+      next++;
+    }
+  }
   protocol::OffsetCommitResponse resp;
-  EchoPartitionErrors(req.topics, r.partitions, r.error, resp.topics);
+  EchoPartitionErrors(req.topics, errors, r.error, resp.topics);
   co_return EncodeResponse(ctx, resp);
 }
 

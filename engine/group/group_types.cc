@@ -41,6 +41,8 @@ std::string_view GroupErrorName(GroupError error) {
       return "NONE";
     case GroupError::kUnknownServerError:
       return "UNKNOWN_SERVER_ERROR";
+    case GroupError::kUnknownTopicOrPartition:
+      return "UNKNOWN_TOPIC_OR_PARTITION";
     case GroupError::kOffsetMetadataTooLarge:
       return "OFFSET_METADATA_TOO_LARGE";
     case GroupError::kCoordinatorLoadInProgress:

@@ -31,6 +31,7 @@ std::optional<GroupState> ParseGroupState(std::string_view name);
 enum class GroupError : int16_t {
   kNone = 0,
   kUnknownServerError = -1,
+  kUnknownTopicOrPartition = 3,  // OffsetCommit of a partition that does not exist (broker)
   kOffsetMetadataTooLarge = 12,
   kCoordinatorLoadInProgress = 14,
   kCoordinatorNotAvailable = 15,

@@ -5,6 +5,7 @@
 // DeleteGroups, and a restart that replays __consumer_offsets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
@@ -122,6 +123,18 @@ OffsetFetchRequest FetchAll(std::string group) {
   return f;
 }
 
+Task<int16_t> CreateTopic(Socket& s, std::string name, int32_t partitions) {
+  CreateTopicsRequest c;
+  CreateTopicsRequest::CreatableTopic t;
+  t.name = std::move(name);
+  t.num_partitions = partitions;
+  t.replication_factor = 1;
+  c.topics.push_back(std::move(t));
+  auto r = co_await Call<CreateTopicsResponse>(s, 5, c, 62);
+  if (!r.ok() || r->topics.size() != 1) co_return int16_t{-2};
+  co_return r->topics[0].error_code;
+}
+
 // Group names whose coordinators are shard 0 and shard 1 of `sim`.
 std::pair<std::string, std::string> GroupsOnBothShards(BrokerSim& sim) {
   std::string on[2];
@@ -180,6 +193,7 @@ TEST(GroupsBrokerTest, MembershipOffsetsAndListingsSurviveARestart) {
     EXPECT_TRUE(sock.ok());
     if (!sock.ok()) co_return;
     Socket& s = **sock;
+    EXPECT_EQ(co_await CreateTopic(s, "orders", 2), 0);  // commits name existing partitions
     const ListGroupsRequest list_none;
     auto none = co_await Call<ListGroupsResponse>(s, 4, list_none, 1);
     EXPECT_TRUE(none.ok() && none->groups.empty() && none->error_code == 0);
@@ -432,6 +446,7 @@ TEST(GroupsBrokerTest, AcknowledgedCommitsSurvivePowerLoss) {
       auto sock = co_await Connect(io, addr);
       if (!sock.ok()) co_return;
       const std::vector<uint8_t> assignment = {4, 2};
+      EXPECT_EQ(co_await CreateTopic(**sock, "orders", 2), 0);
       auto [member, generation] = co_await JoinAndSync(**sock, "crash-members", assignment);
       EXPECT_EQ(generation, 1);
       for (int64_t i = 1; i <= 100000; i++) {
@@ -493,7 +508,9 @@ using Offsets = std::vector<int64_t>;
 
 // A standalone commit (no generation, no member) of `offsets` for `group`; true if every
 // partition was accepted.
-Task<bool> CommitStandalone(Socket& s, std::string group, std::vector<Committed> offsets) {
+// Commits as a standalone group (no member); the error code of each partition, in order.
+Task<std::vector<int16_t>> CommitStandaloneErrors(Socket& s, std::string group,
+                                                  std::vector<Committed> offsets) {
   OffsetCommitRequest c;
   c.group_id = std::move(group);
   c.generation_id_or_member_epoch = -1;
@@ -507,13 +524,20 @@ Task<bool> CommitStandalone(Socket& s, std::string group, std::vector<Committed>
     part.committed_offset = o.offset;
     c.topics.back().partitions.push_back(part);
   }
+  std::vector<int16_t> errors;
   auto r = co_await Call<OffsetCommitResponse>(s, 7, c, 60);
-  if (!r.ok()) co_return false;
-  bool all = true;
+  if (!r.ok()) co_return errors;
   for (const auto& t : r->topics) {
-    for (const auto& p : t.partitions) all = all && p.error_code == 0;
+    for (const auto& p : t.partitions) errors.push_back(p.error_code);
   }
-  co_return all;
+  co_return errors;
+}
+
+Task<bool> CommitStandalone(Socket& s, std::string group, std::vector<Committed> offsets) {
+  const size_t count = offsets.size();
+  std::vector<int16_t> errors = co_await CommitStandaloneErrors(s, std::move(group), offsets);
+  const bool all_ok = std::all_of(errors.begin(), errors.end(), [](int16_t e) { return e == 0; });
+  co_return errors.size() == count&& all_ok;
 }
 
 // The committed offset of each of `asked` for `group` (-1: none); empty on an error.
@@ -535,18 +559,6 @@ Task<Offsets> FetchCommitted(Socket& s, std::string group, Partitions asked) {
     for (const auto& p : t.partitions) out.push_back(p.committed_offset);
   }
   co_return out;
-}
-
-Task<int16_t> CreateTopic(Socket& s, std::string name, int32_t partitions) {
-  CreateTopicsRequest c;
-  CreateTopicsRequest::CreatableTopic t;
-  t.name = std::move(name);
-  t.num_partitions = partitions;
-  t.replication_factor = 1;
-  c.topics.push_back(std::move(t));
-  auto r = co_await Call<CreateTopicsResponse>(s, 5, c, 62);
-  if (!r.ok() || r->topics.size() != 1) co_return int16_t{-2};
-  co_return r->topics[0].error_code;
 }
 
 Task<int16_t> DeleteTopic(Socket& s, std::string name) {
@@ -678,6 +690,47 @@ TEST(GroupsBrokerTest, DeletingATopicRemovesItsCommittedOffsets) {
   });
 }
 
+// As Kafka: a commit for a partition that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION
+// and stored nowhere; the request's other partitions are committed. A request naming only such
+// partitions never reaches the coordinator, so it does not create the group.
+TEST(GroupsBrokerTest, CommitsForPartitionsThatDoNotExistAreRefused) {
+  BrokerSim sim(23, 2, Configure);
+  auto [g0, g1] = GroupsOnBothShards(sim);
+  sim.Run([&](Io& io) -> Task<void> {
+    auto sock = co_await Connect(io, sim.address());
+    EXPECT_TRUE(sock.ok());
+    if (!sock.ok()) co_return;
+    Socket& s = **sock;
+    EXPECT_EQ(co_await CreateTopic(s, "orders", 2), 0);
+    std::vector<Committed> mixed;
+    mixed.emplace_back("orders", 0, 5);
+    mixed.emplace_back("orders", 2, 6);  // past the topic's partitions
+    mixed.emplace_back("nosuch", 0, 7);
+    mixed.emplace_back("orders", 1, 8);  // a topic named twice: its own block
+    const std::vector<int16_t> mixed_errors = {0, 3, 3, 0};
+    std::vector<int16_t> errors = co_await CommitStandaloneErrors(s, g0, mixed);
+    EXPECT_EQ(errors, mixed_errors);
+    const Partitions asked = {{"orders", 0}, {"orders", 1}, {"orders", 2}, {"nosuch", 0}};
+    const Offsets stored = {5, 8, -1, -1};
+    Offsets got = co_await FetchCommitted(s, g0, asked);
+    EXPECT_EQ(got, stored);
+    std::vector<Committed> unknown;
+    unknown.emplace_back("nosuch", 1, 9);
+    const std::vector<int16_t> unknown_errors = {3};
+    errors = co_await CommitStandaloneErrors(s, g1, unknown);
+    EXPECT_EQ(errors, unknown_errors);
+    const ListGroupsRequest list;
+    auto listed = co_await Call<ListGroupsResponse>(s, 4, list, 66);
+    EXPECT_TRUE(listed.ok());
+    if (listed.ok()) {
+      std::set<std::string> names;
+      for (const auto& g : listed->groups) names.insert(g.group_id);
+      const std::set<std::string> only_g0 = {g0};
+      EXPECT_EQ(names, only_g0);
+    }
+  });
+}
+
 // Sends `req`; its answer if `loading()` held both when it was sent and when the answer came,
 // nullopt otherwise (the answer then says nothing about the load).
 template <typename Resp, typename Req>
@@ -724,6 +777,7 @@ TEST(GroupsBrokerTest, RequestsDuringTheStartUpLoadAnswerLoadInProgress) {
     EXPECT_TRUE(sock.ok());
     if (!sock.ok()) co_return;
     Socket& s = **sock;
+    EXPECT_EQ(co_await CreateTopic(s, "orders", 2), 0);
     const std::vector<uint8_t> assignment = {3};
     std::tie(member, generation) = co_await JoinAndSync(s, group, assignment);
     auto committed =
