@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "sim/faults.h"
 #include "sim/workload.h"
 
@@ -37,18 +39,18 @@ RunResult RunSeed(const RunOptions& options) {
   faults.Start();
   workload->SetQuietFrom(options.fault_time);
 
-  const RunStop stop =
-      world.RunUntil([&] { return workload->Done(); },
-                     RunLimits{.steps_max = options.steps_max,
-                               .time_max = options.fault_time + options.quiet_time_max});
+  const Duration quiet_time_max = std::max(options.quiet_time_max, workload->quiet_time_min());
+  const RunStop stop = world.RunUntil(
+      [&] { return workload->Done(); },
+      RunLimits{.steps_max = options.steps_max, .time_max = options.fault_time + quiet_time_max});
   if (world.failed()) {
     result.failure = world.failure();
   } else if (stop != RunStop::kPredicate) {
     result.failure = fmt::format(
         "liveness: the workload did not finish within {}s of the faults healing ({} at {}ns "
         "after {} steps)",
-        std::chrono::duration_cast<std::chrono::seconds>(options.quiet_time_max).count(),
-        RunStopName(stop), world.now_ns(), world.steps());
+        std::chrono::duration_cast<std::chrono::seconds>(quiet_time_max).count(), RunStopName(stop),
+        world.now_ns(), world.steps());
   } else {
     Status s = workload->Finish(world);
     if (!s.ok()) result.failure = s.ToString();

@@ -35,6 +35,9 @@ class Workload {
   virtual void AdjustFaults(FaultOptions& options) const {}
   // Faults stop and heal at world time `t`; from then on the workload must make progress.
   virtual void SetQuietFrom(Duration t) = 0;
+  // The least time after the quiet point this workload needs to finish (its own liveness bound
+  // plus its final work); a run gets at least this much whatever --time-max says.
+  virtual Duration quiet_time_min() const { return Duration{0}; }
   // True once the workload did what it set out to do after the quiet point (the run stops).
   virtual bool Done() const = 0;
   // Final checks after the run; the world is still there (the workload may run it further).

@@ -1,7 +1,6 @@
 #include "sim/workloads/broker_workload.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -28,6 +27,7 @@
 #include "sim/checkers/kafka_log_checker.h"
 #include "sim/faults.h"
 #include "sim/node.h"
+#include "sim/workloads/broker_node.h"
 #include "sim/workloads/kafka_client.h"
 
 namespace runnel::sim {
@@ -42,25 +42,6 @@ constexpr const char* kTopic = "events";
 constexpr int kBatchesAfterQuiet = 3;  // each producer's liveness proof
 constexpr Duration kRequestTimeout = seconds(3);
 constexpr int32_t kFetchMaxBytes = 256 * 1024;
-
-Duration Backoff(Rng& rng, int attempt) {
-  const int64_t cap_ms = std::min<int64_t>(500, int64_t{10} << std::min(attempt, 6));
-  return milliseconds(rng.Range(5, cap_ms));
-}
-
-// Retriable produce / fetch errors: the broker is busy, restarting or its disk failed.
-bool Retriable(int16_t code) {
-  switch (static_cast<ErrorCode>(code)) {
-    case ErrorCode::kKafkaStorageError:
-    case ErrorCode::kRequestTimedOut:
-    case ErrorCode::kNotLeaderOrFollower:
-    case ErrorCode::kUnknownTopicOrPartition:
-    case ErrorCode::kNetworkException:
-      return true;
-    default:
-      return false;
-  }
-}
 
 struct ProducerModel {
   uint32_t id = 0;
@@ -103,19 +84,11 @@ class BrokerWorkload final : public Workload {
 
   std::string_view name() const override { return "broker"; }
 
-  void AdjustFaults(FaultOptions& options) const override {
-    // One copy of the data: losing synced bytes is not survivable (see the header). fsync
-    // failures stay in: a failed sync loses only unsynced writes, and the log must neither
-    // acknowledge them nor serve them after a reopen unless they were made durable again.
-    options.disk_faults.bit_rot_probability = 0;
-    options.disk_faults.latent_error_probability = 0;
-  }
+  void AdjustFaults(FaultOptions& options) const override { OneCopyDiskFaults(options); }
 
   void Setup(SimWorld& world) override {
     world_ = &world;
-    // RUNNEL_SIM_BROKER_LOG=1 shows the broker's log lines (stderr; not part of the trace).
-    spdlog::set_level(std::getenv("RUNNEL_SIM_BROKER_LOG") != nullptr ? spdlog::level::info
-                                                                      : spdlog::level::off);
+    SetBrokerLogFromEnv();
     shards_ = static_cast<uint32_t>(2 + rng_.Uniform(2));
     partitions_ = static_cast<int32_t>(3 + rng_.Uniform(4));
     // Batches stay below 13 KiB (6 records of at most 2,000 bytes).
@@ -229,24 +202,7 @@ class BrokerWorkload final : public Workload {
 
   void BootBroker(SimNode& n) {
     boots_++;
-    // Owned by the node's root tasks: a crash destroys it with them, while its Io still exists.
-    auto node = std::make_shared<broker::Node>(config_, n.shard_count());
-    // A start-up failure (the metadata unreadable during a disk fault) exits the process; a
-    // supervisor starts it again.
-    const uint64_t incarnation = n.incarnation();
-    node->SetStopper([this, incarnation] {
-      world_->After(milliseconds(100), [this, incarnation] {
-        if (!world_->up(broker_) || world_->node(broker_).incarnation() != incarnation) return;
-        failure_restarts_++;
-        world_->StopNode(broker_);
-        world_->StartNode(broker_);
-      });
-    });
-    for (ShardId s = 0; s < n.shard_count(); s++) n.Spawn(s, Serve(n.io(s), node));
-  }
-
-  static Task<void> Serve(Io& io, std::shared_ptr<broker::Node> node) {
-    co_await broker::RunShard(io, *node);
+    BootSupervisedBroker(*world_, broker_, n, config_, [this] { failure_restarts_++; });
   }
 
   // --- Topic ---------------------------------------------------------------------------------
@@ -272,12 +228,12 @@ class BrokerWorkload final : public Workload {
             r.error_code == static_cast<int16_t>(ErrorCode::kTopicAlreadyExists)) {
           break;
         }
-        if (!Retriable(r.error_code) && r.error_code != 0) {
+        if (!RetriableDataError(r.error_code) && r.error_code != 0) {
           Fail(fmt::format("CreateTopics: error {}", r.error_code));
           co_return;
         }
       }
-      co_await io.Sleep(Backoff(io.rng(), attempt));
+      co_await io.Sleep(ClientBackoff(io.rng(), attempt));
     }
     // The id (for Fetch v13+) and the partition count, from Metadata.
     for (int attempt = 0;; attempt++) {
@@ -299,7 +255,7 @@ class BrokerWorkload final : public Workload {
         topic_ready_ = true;
         break;
       }
-      co_await io.Sleep(Backoff(io.rng(), attempt));
+      co_await io.Sleep(ClientBackoff(io.rng(), attempt));
     }
     co_await conn.Close();
   }
@@ -367,7 +323,7 @@ class BrokerWorkload final : public Workload {
     while (!failed_) {
       if (p.idempotent && p.producer_id < 0) {
         if (!co_await InitProducerId(io, conn, p)) {
-          co_await io.Sleep(Backoff(io.rng(), ++failures));
+          co_await io.Sleep(ClientBackoff(io.rng(), ++failures));
           continue;
         }
       }
@@ -399,7 +355,7 @@ class BrokerWorkload final : public Workload {
       const int16_t version = static_cast<int16_t>(io.rng().Range(pending->zstd ? 7 : 3, 11));
       auto reply = co_await conn.Call<protocol::ProduceResponse>(version, req, kRequestTimeout);
       if (!reply.ok()) {
-        co_await io.Sleep(Backoff(io.rng(), ++failures));
+        co_await io.Sleep(ClientBackoff(io.rng(), ++failures));
         continue;
       }
       const auto& topics = reply->body.responses;
@@ -411,8 +367,8 @@ class BrokerWorkload final : public Workload {
       const auto& pr = topics[0].partition_responses[0];
       if (pr.error_code != 0) {
         p.errors++;
-        if (Retriable(pr.error_code)) {
-          co_await io.Sleep(Backoff(io.rng(), ++failures));
+        if (RetriableDataError(pr.error_code)) {
+          co_await io.Sleep(ClientBackoff(io.rng(), ++failures));
           continue;
         }
         Fail(
@@ -535,7 +491,7 @@ class BrokerWorkload final : public Workload {
           session = FetchSession{};
         }
         if (model != nullptr) model->errors++;
-        co_await io.Sleep(Backoff(io.rng(), ++failures));
+        co_await io.Sleep(ClientBackoff(io.rng(), ++failures));
         continue;
       }
       if (sessions) {
@@ -576,7 +532,7 @@ class BrokerWorkload final : public Workload {
         }
         if (pd.error_code != 0) {
           error = true;
-          if (Retriable(pd.error_code)) continue;
+          if (RetriableDataError(pd.error_code)) continue;
           Fail(
               fmt::format("Fetch v{} partition {} at offset {}: error {} (high watermark {}, log "
                           "start {}, positions [{}])",
@@ -594,7 +550,7 @@ class BrokerWorkload final : public Workload {
       }
       if (error) {
         if (model != nullptr) model->errors++;
-        co_await io.Sleep(Backoff(io.rng(), ++failures));
+        co_await io.Sleep(ClientBackoff(io.rng(), ++failures));
       } else {
         failures = 0;
       }

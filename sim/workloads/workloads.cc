@@ -1,6 +1,7 @@
 // The workload registry: one line per workload.
 #include "sim/workload.h"
 #include "sim/workloads/broker_workload.h"
+#include "sim/workloads/group_workload.h"
 #include "sim/workloads/io_workload.h"
 
 namespace runnel::sim {
@@ -14,6 +15,7 @@ struct Entry {
 constexpr Entry kWorkloads[] = {
     {"io", &MakeIoWorkload},
     {"broker", &MakeBrokerWorkload},
+    {"group", &MakeGroupWorkload},
 };
 
 }  // namespace

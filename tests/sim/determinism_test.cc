@@ -90,18 +90,31 @@ TEST(Determinism, RunnelSimPrintsTheSameHashInTwoProcesses) {
   EXPECT_NE(swarm_a.find(HashLine(o)), std::string::npos) << swarm_a;
 }
 
-TEST(Determinism, BrokerWorkloadPrintsTheSameHashInTwoProcesses) {
-  const std::string a = RunSim("--workload broker --seeds 11..13 --trace-hash");
-  const std::string b = RunSim("--workload broker --seeds 11..13 --trace-hash");
+// Seeds 11..13 and swarm seed 21 of `workload` in two processes print the same hashes, and
+// seed 12 the hash of the in-process run.
+void ExpectWorkloadHashesAgree(const std::string& workload) {
+  const std::string seeds = fmt::format("--workload {} --seeds 11..13 --trace-hash", workload);
+  const std::string a = RunSim(seeds);
+  const std::string b = RunSim(seeds);
   EXPECT_NE(a.find("seed 13 trace-hash "), std::string::npos) << a;
   EXPECT_EQ(a, b);
-  const std::string swarm_a = RunSim("--workload broker --seed 21 --swarm --trace-hash");
-  const std::string swarm_b = RunSim("--workload broker --replay 21 --swarm --trace-hash");
+  const std::string swarm_a =
+      RunSim(fmt::format("--workload {} --seed 21 --swarm --trace-hash", workload));
+  const std::string swarm_b =
+      RunSim(fmt::format("--workload {} --replay 21 --swarm --trace-hash", workload));
   EXPECT_EQ(swarm_a, swarm_b);
   RunOptions o;
-  o.seed = 11;
-  o.workload = "broker";
+  o.seed = 12;
+  o.workload = workload;
   EXPECT_NE(a.find(HashLine(o)), std::string::npos) << a;
+}
+
+TEST(Determinism, BrokerWorkloadPrintsTheSameHashInTwoProcesses) {
+  ExpectWorkloadHashesAgree("broker");
+}
+
+TEST(Determinism, GroupWorkloadPrintsTheSameHashInTwoProcesses) {
+  ExpectWorkloadHashesAgree("group");
 }
 
 TEST(Determinism, RunnelSimTraceIsIdenticalAcrossProcesses) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <functional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,14 @@ inline bool RunTask(SimWorld& world, NodeId node, Body body, ShardId shard = 0,
   RunStop stop = world.RunUntil([&] { return done; }, RunLimits{.steps_max = steps_max});
   EXPECT_TRUE(done) << "stopped: " << RunStopName(stop) << " " << world.failure();
   return done;
+}
+
+// The number after `name=` in a runnel-sim summary line (a workload summary, fault stats).
+inline int64_t Count(const std::string& summary, const std::string& name) {
+  std::smatch m;
+  const std::regex re("\\b" + name + "=(-?[0-9]+)");
+  EXPECT_TRUE(std::regex_search(summary, m, re)) << name << " in " << summary;
+  return m.empty() ? 0 : std::stoll(m[1]);
 }
 
 inline std::vector<std::byte> Bytes(std::string_view s) {
