@@ -20,9 +20,10 @@ Task<void> Serve(Io& io, std::shared_ptr<broker::Node> node) {
 
 }  // namespace
 
-void BootSupervisedBroker(SimWorld& world, NodeId broker, SimNode& n,
-                          const broker::BrokerConfig& config,
+void BootSupervisedBroker(SimWorld& world, SimNode& n, const broker::BrokerConfig& config,
                           std::function<void()> on_failure_restart) {
+  // The node's own id: the first boot runs inside AddNode, before its caller knows the id.
+  const NodeId broker = n.id();
   // Owned by the node's root tasks: a crash destroys it with them, while its Io still exists.
   auto node = std::make_shared<broker::Node>(config, n.shard_count());
   const uint64_t incarnation = n.incarnation();

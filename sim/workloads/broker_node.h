@@ -15,11 +15,10 @@
 
 namespace runnel::sim {
 
-// Boots `n` (the broker node `broker` of `world`) as broker::RunShard on every shard, as the
-// production binary does. A start-up failure (the metadata unreadable during a disk fault)
-// exits the process; a supervisor starts it again 100 ms later and calls `on_failure_restart`.
-void BootSupervisedBroker(SimWorld& world, NodeId broker, SimNode& n,
-                          const broker::BrokerConfig& config,
+// Boots `n` (a node of `world`) as broker::RunShard on every shard, as the production binary
+// does. A start-up failure (the metadata unreadable during a disk fault) exits the process; a
+// supervisor starts it again 100 ms later and calls `on_failure_restart`.
+void BootSupervisedBroker(SimWorld& world, SimNode& n, const broker::BrokerConfig& config,
                           std::function<void()> on_failure_restart);
 
 // One copy of the data (no replication): losing synced bytes is not survivable, so bit rot and

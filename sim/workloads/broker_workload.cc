@@ -202,7 +202,7 @@ class BrokerWorkload final : public Workload {
 
   void BootBroker(SimNode& n) {
     boots_++;
-    BootSupervisedBroker(*world_, broker_, n, config_, [this] { failure_restarts_++; });
+    BootSupervisedBroker(*world_, n, config_, [this] { failure_restarts_++; });
   }
 
   // --- Topic ---------------------------------------------------------------------------------

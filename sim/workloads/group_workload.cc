@@ -320,7 +320,7 @@ class GroupWorkload final : public Workload {
 
   void BootBroker(SimNode& n) {
     boots_++;
-    BootSupervisedBroker(*world_, broker_, n, config_, {});
+    BootSupervisedBroker(*world_, n, config_, {});
   }
 
   // --- Topic and producer --------------------------------------------------------------------

@@ -43,6 +43,15 @@ TEST(GroupWorkload, AnOrphanMemberIdDelaysButDoesNotStopStability) {
   EXPECT_GT(Count(r.workload_summary, "stable_after_quiet_ms"), 25000) << r.workload_summary;
 }
 
+// Swarm seed 3588: the broker's first start fails (an fsync of its metadata fails) and the
+// supervisor must start it again; a supervisor that lost track of the node left every member
+// joining for ever.
+TEST(GroupWorkload, ABrokerWhoseFirstStartFailsIsStartedAgain) {
+  const RunResult r = RunSeed(Group(3588, true));
+  ASSERT_TRUE(r.ok) << r.failure;
+  EXPECT_GE(Count(r.workload_summary, "broker_boots"), 2) << r.workload_summary;
+}
+
 TEST(GroupWorkload, SameSeedSameRun) {
   for (bool swarm : {false, true}) {
     std::vector<std::string> trace_a, trace_b;
