@@ -59,6 +59,13 @@ namespace detail {
 
 struct PromiseBase {
   std::coroutine_handle<> continuation = std::noop_coroutine();
+  // The awaiter's await_suspend is still running this task (it started it with resume()). A
+  // task that ends then hands control back through that call instead of resuming the awaiter
+  // from its own frame: a loop awaiting tasks that finish without suspending (a buffered read)
+  // would otherwise nest one resume per iteration wherever the compiler does not turn the
+  // symmetric transfer into a tail call (ASan builds, -O0) and overflow the stack.
+  bool started_inline = false;
+  bool ended_inline = false;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -66,7 +73,12 @@ struct PromiseBase {
     bool await_ready() noexcept { return false; }
     template <typename P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      return h.promise().continuation;
+      PromiseBase& p = h.promise();
+      if (p.started_inline) {
+        p.ended_inline = true;
+        return std::noop_coroutine();
+      }
+      return p.continuation;
     }
     void await_resume() noexcept {}
   };
@@ -120,9 +132,16 @@ class [[nodiscard]] Task {
     struct Awaiter {
       Handle h;
       bool await_ready() noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        h.promise().continuation = awaiting;
-        return h;
+      // Runs the task here; true (the awaiter stays suspended) if it suspended before its end,
+      // false (the awaiter goes on at once, on this stack frame) if it already ended. Tasks of
+      // one shard run on its thread only, so nothing resumes the task before this returns.
+      bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        detail::PromiseBase& p = h.promise();
+        p.continuation = awaiting;
+        p.started_inline = true;
+        h.resume();
+        p.started_inline = false;
+        return !p.ended_inline;
       }
       T await_resume() {
         if constexpr (!std::is_void_v<T>) {
