@@ -446,6 +446,12 @@ class GroupWorkload final : public Workload {
     m.failures = 0;
   }
 
+  // UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID (counted): the member's id is no longer valid.
+  static bool LostMembership(MemberModel& m, int16_t code) {
+    if (code == Code(ErrorCode::kFencedInstanceId)) m.fenced++;
+    return code == Code(ErrorCode::kUnknownMemberId) || code == Code(ErrorCode::kFencedInstanceId);
+  }
+
   // Back to JoinGroup (eager rebalance: the partitions are given up); `forget_id` after
   // UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID.
   static void Rejoin(MemberModel& m, bool forget_id) {
@@ -590,8 +596,7 @@ class GroupWorkload final : public Workload {
       m.member_id = r.member_id;
       co_return;
     }
-    if (code == Code(ErrorCode::kUnknownMemberId) || code == Code(ErrorCode::kFencedInstanceId)) {
-      if (code == Code(ErrorCode::kFencedInstanceId)) m.fenced++;
+    if (LostMembership(m, code)) {
       m.member_id.clear();
       co_await io.Sleep(ClientBackoff(io.rng(), ++m.failures));
       co_return;
@@ -673,8 +678,7 @@ class GroupWorkload final : public Workload {
       Rejoin(m, false);
       co_return;
     }
-    if (code == Code(ErrorCode::kUnknownMemberId) || code == Code(ErrorCode::kFencedInstanceId)) {
-      if (code == Code(ErrorCode::kFencedInstanceId)) m.fenced++;
+    if (LostMembership(m, code)) {
       Rejoin(m, true);
       co_return;
     }
@@ -840,8 +844,7 @@ class GroupWorkload final : public Workload {
       Rejoin(m, false);
       co_return;
     }
-    if (code == Code(ErrorCode::kUnknownMemberId) || code == Code(ErrorCode::kFencedInstanceId)) {
-      if (code == Code(ErrorCode::kFencedInstanceId)) m.fenced++;
+    if (LostMembership(m, code)) {
       Rejoin(m, true);
       co_return;
     }
@@ -919,9 +922,7 @@ class GroupWorkload final : public Workload {
     if (error == Code(ErrorCode::kRebalanceInProgress) ||
         error == Code(ErrorCode::kIllegalGeneration)) {
       Rejoin(m, false);
-    } else if (error == Code(ErrorCode::kUnknownMemberId) ||
-               error == Code(ErrorCode::kFencedInstanceId)) {
-      if (error == Code(ErrorCode::kFencedInstanceId)) m.fenced++;
+    } else if (LostMembership(m, error)) {
       Rejoin(m, true);
     } else if (CoordinatorError(error) || error == Code(ErrorCode::kRequestTimedOut)) {
       m.find_coordinator = CoordinatorError(error);
