@@ -81,18 +81,30 @@ Task<Result<Response>> HandleOffsetCommit(RequestContext& ctx) {
   RUNNEL_CO_ASSIGN_OR_RETURN(protocol::OffsetCommitRequest req,
                              protocol::DecodeRequestBody<protocol::OffsetCommitRequest>(ctx.frame));
   // As Kafka: a partition that does not exist is answered UNKNOWN_TOPIC_OR_PARTITION and not
-  // committed; the rest go to the coordinator (which is not asked at all if none is left).
-  ClusterMetadata meta = co_await SnapshotMetadata(ctx.node, ctx.io);
+  // committed; the rest go to the coordinator (which is not asked at all if none is left). The
+  // controller answers which exist (not a copy of all the metadata: commits are frequent).
+  std::vector<std::pair<std::string, int32_t>> named;
+  for (const auto& t : req.topics) {
+    for (const auto& p : t.partitions) named.emplace_back(t.name, p.partition_index);
+  }
+  auto look_up = [named = std::move(named)](MetadataStore& store) -> Task<std::vector<bool>> {
+    std::vector<bool> out;
+    for (const auto& [topic, partition] : named) {
+      out.push_back(FindPartition(store.state(), topic, partition) != nullptr);
+    }
+    co_return out;
+  };
+  const std::vector<bool> exists =
+      co_await ControllerCall<std::vector<bool>>(ctx.node, ctx.io, std::move(look_up));
   eg::OffsetCommitRequest commit;
   commit.group_id = req.group_id;
   commit.generation = req.generation_id_or_member_epoch;
   commit.member_id = req.member_id;
   commit.group_instance_id = req.group_instance_id;
-  std::vector<bool> exists;
+  size_t i = 0;
   for (const auto& t : req.topics) {
     for (const auto& p : t.partitions) {
-      exists.push_back(FindPartition(meta, t.name, p.partition_index) != nullptr);
-      if (!exists.back()) continue;
+      if (!exists[i++]) continue;
       eg::CommittedOffset c;
       c.offset = p.committed_offset;
       c.leader_epoch = p.committed_leader_epoch;
