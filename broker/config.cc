@@ -133,6 +133,12 @@ const std::vector<BrokerSetting>& BrokerSettings() {
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
          return SetInt(c.log_drop_behind_bytes, n, v, 0, int64_t{1} << 40);
        }},
+      {"log.direct.append.bytes", "131072",
+       "appends to a log file of at least this many bytes go to the disk with O_DIRECT, past the "
+       "page cache (the file's last partial 4 KiB block is still written through it); 0: off",
+       [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
+         return SetInt(c.log_direct_append_bytes, n, v, 0, int64_t{1} << 40);
+       }},
       {"log.retention.check.interval.ms", "300000",
        "how often each shard runs retention, compaction and a checkpoint over its logs",
        [](BrokerConfig& c, std::string_view n, std::string_view v) -> Status {
@@ -401,6 +407,8 @@ std::vector<std::pair<std::string, std::string>> DescribeSettings(const BrokerCo
       value = TopicSettingValue(c.topic, name);
     } else if (name == "log.drop.behind.bytes") {
       value = std::to_string(c.log_drop_behind_bytes);
+    } else if (name == "log.direct.append.bytes") {
+      value = std::to_string(c.log_direct_append_bytes);
     } else if (name == "log.retention.check.interval.ms") {
       value = std::to_string(c.log_retention_check_interval_ms);
     } else if (name == "group.initial.rebalance.delay.ms") {

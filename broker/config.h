@@ -44,6 +44,8 @@ struct BrokerConfig {
   int64_t log_retention_check_interval_ms = 300000;
   // Page-cache drop-behind step for appended log files (io/uring/uring_file.h); 0 = off.
   int64_t log_drop_behind_bytes = 0;
+  // Appends of at least this many bytes bypass the page cache (io/uring/uring_file.h); 0 = off.
+  int64_t log_direct_append_bytes = 131072;
 
   // Consumer groups (engine/group/) and their offsets topic __consumer_offsets.
   int64_t group_initial_rebalance_delay_ms = 3000;

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   uring::UringOptions runtime_options;
   runtime_options.shards = config.smp;
   runtime_options.files.drop_behind_bytes = static_cast<uint64_t>(config.log_drop_behind_bytes);
+  runtime_options.files.direct_append_bytes = static_cast<uint64_t>(config.log_direct_append_bytes);
   auto runtime = uring::UringRuntime::Create(runtime_options);
   if (!runtime.ok()) {
     spdlog::error("{}", runtime.status().ToString());

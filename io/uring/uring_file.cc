@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 namespace runnel::uring {
 namespace {
@@ -21,17 +23,49 @@ Status ClosedStatus(const std::string& path) {
   return Status::Closed(fmt::format("{}: file is closed", path));
 }
 
+constexpr uint64_t kBlockMask = kDirectIoAlignment - 1;
+
+// Holds a staging buffer for one direct append and gives it back to the pool afterwards (also
+// when the frame is destroyed at shutdown, after the ring drained its operations).
+struct StagingLease {
+  std::shared_ptr<StagingPool> pool;
+  StagingPool::Buffer buffer;
+  ~StagingLease() {
+    if (buffer) pool->Give(std::move(buffer));
+  }
+};
+
 }  // namespace
 
-UringFile::UringFile(Ring& ring, int fd, std::string path, bool direct, UringFileOptions options)
+void StagingPool::FreeAligned::operator()(std::byte* p) const { std::free(p); }
+
+StagingPool::Buffer StagingPool::Take() {
+  if (!spares_.empty()) {
+    Buffer b = std::move(spares_.back());
+    spares_.pop_back();
+    return b;
+  }
+  return Buffer(static_cast<std::byte*>(std::aligned_alloc(kDirectIoAlignment, kStagingBytes)));
+}
+
+void StagingPool::Give(Buffer b) {
+  if (spares_.size() < kSparesMax) spares_.push_back(std::move(b));
+}
+
+UringFile::UringFile(Ring& ring, int fd, std::string path, bool direct, UringFileOptions options,
+                     std::shared_ptr<StagingPool> staging)
     : ring_(ring),
       fd_(fd),
       path_(std::move(path)),
       direct_(direct),
-      drop_behind_bytes_(direct ? 0 : options.drop_behind_bytes) {}
+      drop_behind_bytes_(direct ? 0 : options.drop_behind_bytes),
+      direct_append_bytes_(direct || staging == nullptr ? 0 : options.direct_append_bytes),
+      staging_(std::move(staging)),
+      append_lock_(ring, 1) {}
 
 UringFile::~UringFile() {
   if (fd_ >= 0) ::close(fd_);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
 }
 
 Status UringFile::CheckDirect(uint64_t offset, const void* data, size_t len) const {
@@ -70,6 +104,49 @@ Task<Result<size_t>> UringFile::ReadAt(uint64_t offset, std::span<std::byte> buf
 Task<Status> UringFile::WriteAt(uint64_t offset, std::span<const std::byte> data) {
   if (fd_ < 0) co_return ClosedStatus(path_);
   RUNNEL_CO_TRY(CheckDirect(offset, data.data(), data.size()));
+  if (direct_append_bytes_ != 0 && !direct_refused_ && data.size() >= direct_append_bytes_) {
+    // Direct appends run one at a time per file: each starts from the end the previous left.
+    RUNNEL_CO_TRY(co_await append_lock_.Acquire());
+    bool direct = false;
+    if (buffered_in_flight_ == 0) {
+      if (!end_known_) {
+        Result<uint64_t> size = SizeNow();
+        if (size.ok()) {
+          end_ = *size;
+          end_known_ = true;
+          tail_known_ = false;
+        }
+      }
+      direct = end_known_ && offset == end_ && (co_await PrepareDirect()).ok();
+    }
+    Status written = direct ? co_await AppendDirect(data) : co_await WriteBuffered(offset, data);
+    append_lock_.Release();
+    if (direct || !written.ok()) co_return written;
+  } else {
+    RUNNEL_CO_TRY(co_await WriteBuffered(offset, data));
+  }
+  // Without O_DIRECT (off, small, not at the end, refused, or the last block could not be read
+  // back) the page cache took the write.
+  if (drop_behind_bytes_ != 0) co_await DropBehind(offset + data.size());
+  co_return Status::Ok();
+}
+
+Task<Status> UringFile::WriteBuffered(uint64_t offset, std::span<const std::byte> data) {
+  buffered_in_flight_++;
+  other_writes_++;
+  tail_known_ = false;
+  Status written = co_await WriteThroughCache(offset, data);
+  buffered_in_flight_--;
+  other_writes_++;
+  if (!written.ok()) {
+    end_known_ = false;
+  } else if (end_known_) {
+    end_ = std::max(end_, offset + data.size());
+  }
+  co_return written;
+}
+
+Task<Status> UringFile::WriteThroughCache(uint64_t offset, std::span<const std::byte> data) {
   size_t done = 0;
   while (done < data.size()) {
     const size_t want = std::min(data.size() - done, kOpBytesMax);
@@ -85,7 +162,107 @@ Task<Status> UringFile::WriteAt(uint64_t offset, std::span<const std::byte> data
     }
     done += static_cast<size_t>(res);
   }
-  if (drop_behind_bytes_ != 0) co_await DropBehind(offset + data.size());
+  co_return Status::Ok();
+}
+
+Task<Status> UringFile::PrepareDirect() {
+  if (direct_fd_ < 0) {
+    // A second open file description of the same inode, found through /proc even if the file
+    // was renamed or removed since.
+    const std::string self = fmt::format("/proc/self/fd/{}", fd_);
+    int32_t res;
+    do {
+      res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_openat(sqe, AT_FDCWD, self.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC, 0);
+      });
+    } while (res == -EINTR || res == -EAGAIN);
+    if (res < 0) {
+      direct_refused_ = true;
+      co_return Status::FromErrno(-res, fmt::format("open {} with O_DIRECT", path_));
+    }
+    direct_fd_ = res;
+  }
+  if (!tail_known_) {
+    const uint64_t base = end_ & ~kBlockMask;
+    tail_.resize(static_cast<size_t>(end_ - base));
+    size_t done = 0;
+    while (done < tail_.size()) {
+      int32_t res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_read(sqe, fd_, tail_.data() + done,
+                           static_cast<unsigned>(tail_.size() - done), base + done);
+      });
+      if (Retryable(res)) continue;
+      if (res < 0) co_return Status::FromErrno(-res, fmt::format("read {} at {}", path_, base));
+      if (res == 0) co_return Status::Io(fmt::format("read {} at {}: short", path_, base));
+      done += static_cast<size_t>(res);
+    }
+    tail_known_ = true;
+  }
+  co_return Status::Ok();
+}
+
+Task<Status> UringFile::AppendDirect(std::span<const std::byte> data) {
+  StagingLease lease{staging_, staging_->Take()};
+  if (!lease.buffer) co_return co_await WriteBuffered(end_, data);
+  std::byte* const buf = lease.buffer.get();
+  // Writes through the page cache that overlap this one (smaller appends after it) leave the
+  // size and the last block unknown; they never touch the bytes this one writes.
+  const uint64_t others = other_writes_;
+  uint64_t end = end_;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    // One chunk: the last partial block's bytes, then as much new data as the buffer holds.
+    const uint64_t base = end & ~kBlockMask;
+    const size_t k = tail_.size();
+    const size_t n = std::min(data.size() - pos, StagingPool::kStagingBytes - k);
+    const size_t total = k + n;
+    const size_t whole = total & ~static_cast<size_t>(kBlockMask);
+    std::memcpy(buf, tail_.data(), k);
+    std::memcpy(buf + k, data.data() + pos, n);
+    size_t done = 0;
+    while (done < whole && !direct_refused_) {
+      int32_t res = co_await ring_.Op([&](io_uring_sqe* sqe) {
+        io_uring_prep_write(sqe, direct_fd_, buf + done, static_cast<unsigned>(whole - done),
+                            base + done);
+      });
+      if (Retryable(res)) continue;
+      if (res == -EINVAL) {
+        // The file system takes O_DIRECT opens but not these writes: the page cache takes
+        // them from now on.
+        direct_refused_ = true;
+        break;
+      }
+      if (res <= 0) {
+        end_known_ = tail_known_ = false;
+        if (res == 0) {
+          co_return Status::Io(fmt::format("write {} at {}: no progress", path_, base + done));
+        }
+        co_return Status::FromErrno(-res, fmt::format("write {} at {}", path_, base + done));
+      }
+      done += static_cast<size_t>(res);
+      if (done % kDirectIoAlignment != 0) break;  // a short write off the block grid
+    }
+    // What O_DIRECT did not write: the new partial block, or the rest after a refusal or a
+    // short write, from the staging copy (bytes before `end` are rewritten as they are).
+    const uint64_t from = std::max<uint64_t>(base + done, end);
+    if (base + total > from) {
+      Status written = co_await WriteThroughCache(
+          from, std::span<const std::byte>(buf + (from - base), base + total - from));
+      if (!written.ok()) {
+        end_known_ = tail_known_ = false;
+        co_return written;
+      }
+    }
+    end = base + total;
+    tail_.assign(buf + whole, buf + total);
+    pos += n;
+  }
+  if (other_writes_ == others) {
+    end_ = end;
+    end_known_ = tail_known_ = true;
+  } else {
+    end_known_ = tail_known_ = false;
+  }
   co_return Status::Ok();
 }
 
@@ -138,6 +315,10 @@ Task<Status> UringFile::Truncate(uint64_t size) {
   // Appends after a cut start their drop-behind steps from the new end.
   written_back_to_ = std::min(written_back_to_, size);
   dropped_to_ = std::min(dropped_to_, size);
+  end_ = size;
+  end_known_ = true;
+  tail_known_ = false;
+  other_writes_++;
   co_return Status::Ok();
 }
 
@@ -170,6 +351,7 @@ Task<Result<uint64_t>> UringFile::Size() { co_return SizeNow(); }
 Task<Status> UringFile::Close() {
   if (fd_ < 0) co_return ClosedStatus(path_);
   const int fd = std::exchange(fd_, -1);
+  if (direct_fd_ >= 0) ::close(std::exchange(direct_fd_, -1));
   if (::close(fd) != 0 && errno != EINTR) {
     co_return Status::FromErrno(errno, fmt::format("close {}", path_));
   }
@@ -190,8 +372,10 @@ Task<Result<std::unique_ptr<File>>> UringFileSystem::Open(const std::string& pat
         [&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, p.c_str(), flags, 0644); });
   } while (res == -EINTR || res == -EAGAIN);
   if (res < 0) co_return Status::FromErrno(-res, fmt::format("open {}", p));
+  UringFileOptions file_options = options_;
+  if (opts.read_only) file_options.direct_append_bytes = 0;
   co_return std::unique_ptr<File>(
-      std::make_unique<UringFile>(ring_, res, p, opts.direct, options_));
+      std::make_unique<UringFile>(ring_, res, p, opts.direct, file_options, staging_));
 }
 
 Task<Status> UringFileSystem::Rename(const std::string& from, const std::string& to) {

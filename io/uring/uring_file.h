@@ -18,13 +18,27 @@
 // the cache; pages still dirty or under writeback stay). So the cache holds about the last 2-3 W
 // of each appended file; reads of older bytes go to the disk. Both calls are advice: their
 // results are ignored, and contents, sizes and durability are as without them.
+//
+// Direct appends (UringFileOptions::direct_append_bytes = D > 0): a write of at least D bytes
+// at the file's end skips the page cache. Its data is copied into an aligned staging buffer
+// behind the bytes of the file's last partial 4 KiB block (kept in memory from the previous
+// append, else read back), the whole blocks go to the disk with O_DIRECT through a second
+// descriptor of the same file, and the new partial block, if any, is written through the page
+// cache. So the file's size is always exactly its contents (no padding), and ReadAt, SendFile and
+// a crash see what they would without it: the kernel keeps the page cache coherent (an O_DIRECT
+// write first writes back and drops the cached pages it overlaps), and fdatasync covers both
+// descriptors' writes (one inode). Bytes written this way are not in the page cache: reading them
+// goes to the disk. Writes that are smaller, not at the end, or on a file system that refuses
+// O_DIRECT go through the page cache as before. Drop-behind applies to those writes only.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/file.h"
+#include "io/sync.h"
 #include "io/uring/ring.h"
 
 namespace runnel::uring {
@@ -32,12 +46,36 @@ namespace runnel::uring {
 struct UringFileOptions {
   // Drop-behind step W in bytes (see above); 0 = off. Not for O_DIRECT files (no page cache).
   uint64_t drop_behind_bytes = 0;
+  // Writes at the end of a file of at least this many bytes go to the disk with O_DIRECT (see
+  // above); 0 = off. Not for files opened read-only or with OpenOptions::direct.
+  uint64_t direct_append_bytes = 0;
+};
+
+// Aligned staging buffers for direct appends, shared by a shard's files (a UringFileSystem and
+// the files it opened; one thread). Buffers of kStagingBytes; a few spares are kept.
+class StagingPool {
+ public:
+  static constexpr size_t kStagingBytes = size_t{2} << 20;
+  static constexpr size_t kSparesMax = 4;
+
+  struct FreeAligned {
+    void operator()(std::byte* p) const;
+  };
+  using Buffer = std::unique_ptr<std::byte[], FreeAligned>;
+
+  // A buffer of kStagingBytes aligned to kDirectIoAlignment; null if memory ran out.
+  Buffer Take();
+  void Give(Buffer b);
+
+ private:
+  std::vector<Buffer> spares_;
 };
 
 class UringFile final : public File {
  public:
   // Takes ownership of `fd`.
-  UringFile(Ring& ring, int fd, std::string path, bool direct, UringFileOptions options = {});
+  UringFile(Ring& ring, int fd, std::string path, bool direct, UringFileOptions options = {},
+            std::shared_ptr<StagingPool> staging = nullptr);
   ~UringFile() override;
   UringFile(const UringFile&) = delete;
   UringFile& operator=(const UringFile&) = delete;
@@ -60,6 +98,16 @@ class UringFile final : public File {
   Status CheckDirect(uint64_t offset, const void* data, size_t len) const;
   // Drop-behind after a write that ended at `end` (see above).
   Task<void> DropBehind(uint64_t end);
+  // A write through the page cache, with the size bookkeeping of direct appends.
+  Task<Status> WriteBuffered(uint64_t offset, std::span<const std::byte> data);
+  // The write itself: the page cache descriptor, short writes retried.
+  Task<Status> WriteThroughCache(uint64_t offset, std::span<const std::byte> data);
+  // A direct append of `data` at end_ (see above), under append_lock_, with no write through
+  // the page cache in flight and the last partial block known.
+  Task<Status> AppendDirect(std::span<const std::byte> data);
+  // Opens the O_DIRECT descriptor (sets direct_refused_ if it cannot) and reads the last
+  // partial block back unless it is known.
+  Task<Status> PrepareDirect();
 
   Ring& ring_;
   int fd_;
@@ -70,12 +118,27 @@ class UringFile final : public File {
   // everything before dropped_to_ was advised out of the cache.
   uint64_t dropped_to_ = 0;
   uint64_t written_back_to_ = 0;
+  // Direct appends: the threshold (0 = off), the O_DIRECT descriptor (-1 until the first direct
+  // append opens it), the file's size when known, and its last partial block's bytes
+  // [end_ rounded down to 4 KiB, end_) when tail_known_. Writes through the page cache are
+  // counted (start and end) so a direct append knows whether one overlapped it.
+  uint64_t direct_append_bytes_;
+  std::shared_ptr<StagingPool> staging_;
+  Semaphore append_lock_;
+  uint32_t buffered_in_flight_ = 0;
+  uint64_t other_writes_ = 0;
+  int direct_fd_ = -1;
+  bool direct_refused_ = false;
+  bool end_known_ = false;
+  uint64_t end_ = 0;
+  bool tail_known_ = false;
+  std::vector<std::byte> tail_;
 };
 
 class UringFileSystem final : public FileSystem {
  public:
   explicit UringFileSystem(Ring& ring, UringFileOptions options = {})
-      : ring_(ring), options_(options) {}
+      : ring_(ring), options_(options), staging_(std::make_shared<StagingPool>()) {}
 
   Task<Result<std::unique_ptr<File>>> Open(const std::string& path, OpenOptions opts) override;
   Task<Status> Rename(const std::string& from, const std::string& to) override;
@@ -88,6 +151,7 @@ class UringFileSystem final : public FileSystem {
  private:
   Ring& ring_;
   UringFileOptions options_;
+  std::shared_ptr<StagingPool> staging_;
 };
 
 }  // namespace runnel::uring

@@ -5,4 +5,6 @@ if(TARGET runnel_uring)
                   LIBS runnel_uring)
   runnel_add_test(io_uring_drop_behind_test LABELS io SOURCES uring_drop_behind_test.cc
                   LIBS runnel_uring)
+  runnel_add_test(io_uring_direct_append_test LABELS io SOURCES uring_direct_append_test.cc
+                  LIBS runnel_uring)
 endif()

@@ -3,8 +3,6 @@
 // a mapping of the file; the file lives on a disk file system (/var/tmp), since tmpfs pages can
 // never leave the cache (the test says so and fails if /var/tmp is tmpfs).
 #include <gtest/gtest.h>
-#include <sys/mman.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,9 +11,13 @@
 #include <vector>
 
 #include "io/uring/runtime.h"
+#include "tests/io/page_cache.h"
 
 namespace runnel::uring {
 namespace {
+
+using testing::OnTmpfs;
+using testing::ResidentPages;
 
 using Bytes = std::vector<std::byte>;
 
@@ -48,25 +50,6 @@ Task<Status> CheckContents(File& f, uint64_t size, int generation) {
     }
   }
   co_return Status::Ok();
-}
-
-// Resident pages of [from, to) of the file at `path`.
-size_t ResidentPages(const std::string& path, uint64_t from, uint64_t to) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return SIZE_MAX;
-  const size_t len = static_cast<size_t>(to - from);
-  void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, ::fileno(f), static_cast<off_t>(from));
-  std::fclose(f);
-  if (map == MAP_FAILED) return SIZE_MAX;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> vec((len + page - 1) / page);
-  size_t resident = SIZE_MAX;
-  if (::mincore(map, len, vec.data()) == 0) {
-    resident = 0;
-    for (unsigned char v : vec) resident += v & 1;
-  }
-  ::munmap(map, len);
-  return resident;
 }
 
 struct Residency {
@@ -109,11 +92,6 @@ Residency WriteAndLook(const std::string& parent, uint64_t drop_behind_bytes) {
   EXPECT_TRUE(s.ok()) << s.ToString();
   std::filesystem::remove_all(dir);
   return out;
-}
-
-bool OnTmpfs(const std::string& dir) {
-  struct statfs st {};
-  return ::statfs(dir.c_str(), &st) == 0 && st.f_type == 0x01021994;  // TMPFS_MAGIC
 }
 
 TEST(DropBehind, OldBytesLeaveTheCacheContentsStay) {
