@@ -60,8 +60,7 @@ UringFile::UringFile(Ring& ring, int fd, std::string path, bool direct, UringFil
       direct_(direct),
       drop_behind_bytes_(direct ? 0 : options.drop_behind_bytes),
       direct_append_bytes_(direct || staging == nullptr ? 0 : options.direct_append_bytes),
-      staging_(std::move(staging)),
-      append_lock_(ring, 1) {}
+      staging_(std::move(staging)) {}
 
 UringFile::~UringFile() {
   if (fd_ >= 0) ::close(fd_);
@@ -104,31 +103,65 @@ Task<Result<size_t>> UringFile::ReadAt(uint64_t offset, std::span<std::byte> buf
 Task<Status> UringFile::WriteAt(uint64_t offset, std::span<const std::byte> data) {
   if (fd_ < 0) co_return ClosedStatus(path_);
   RUNNEL_CO_TRY(CheckDirect(offset, data.data(), data.size()));
-  if (direct_append_bytes_ != 0 && !direct_refused_ && data.size() >= direct_append_bytes_) {
-    // Direct appends run one at a time per file: each starts from the end the previous left.
-    RUNNEL_CO_TRY(co_await append_lock_.Acquire());
-    bool direct = false;
-    if (buffered_in_flight_ == 0) {
-      if (!end_known_) {
-        Result<uint64_t> size = SizeNow();
-        if (size.ok()) {
-          end_ = *size;
-          end_known_ = true;
-          tail_known_ = false;
-        }
-      }
-      direct = end_known_ && offset == end_ && (co_await PrepareDirect()).ok();
-    }
-    Status written = direct ? co_await AppendDirect(data) : co_await WriteBuffered(offset, data);
-    append_lock_.Release();
-    if (direct || !written.ok()) co_return written;
-  } else {
+  if (direct_append_bytes_ == 0 || direct_refused_ || data.size() < direct_append_bytes_) {
     RUNNEL_CO_TRY(co_await WriteBuffered(offset, data));
+    if (drop_behind_bytes_ != 0) co_await DropBehind(offset + data.size());
+    co_return Status::Ok();
   }
-  // Without O_DIRECT (off, small, not at the end, refused, or the last block could not be read
-  // back) the page cache took the write.
-  if (drop_behind_bytes_ != 0) co_await DropBehind(offset + data.size());
-  co_return Status::Ok();
+  // Direct appends queue per file: each starts from the block the previous left, and the one at
+  // the front writes itself and the appends queued right behind it in one go.
+  AppendWaiter me{.offset = offset, .data = data, .status = Status::Ok(), .h = {}};
+  appends_.push_back(&me);
+  if (appends_.size() > 1) co_await ParkedAppend{me};
+  if (!me.done) co_await LeadAppends();
+  co_return me.status;
+}
+
+Task<void> UringFile::LeadAppends() {
+  AppendWaiter* const first = appends_.front();
+  if (!end_known_ && buffered_in_flight_ == 0) {
+    Result<uint64_t> size = SizeNow();
+    if (size.ok()) {
+      end_ = *size;
+      end_known_ = true;
+      tail_known_ = false;
+    }
+  }
+  // The batch: the front, then the appends that follow it byte for byte, while they fit in
+  // one staging buffer.
+  size_t count = 1;
+  std::vector<std::span<const std::byte>> parts{first->data};
+  const bool direct = !direct_refused_ && buffered_in_flight_ == 0 && end_known_ &&
+                      first->offset == end_ && (co_await PrepareDirect()).ok();
+  if (direct) {
+    uint64_t next = first->offset + first->data.size();
+    size_t bytes = tail_.size() + first->data.size();
+    while (count < appends_.size() && appends_[count]->offset == next &&
+           bytes + appends_[count]->data.size() <= StagingPool::kStagingBytes) {
+      parts.push_back(appends_[count]->data);
+      next += appends_[count]->data.size();
+      bytes += appends_[count]->data.size();
+      count++;
+    }
+  }
+  Status written;
+  if (direct) {
+    written = co_await AppendDirect(parts);
+  } else {
+    written = co_await WriteBuffered(first->offset, first->data);
+    if (written.ok() && drop_behind_bytes_ != 0) {
+      co_await DropBehind(first->offset + first->data.size());
+    }
+  }
+  // Done: wake the batch's other appends and hand the front to the next one in line.
+  for (size_t i = 0; i < count; i++) {
+    AppendWaiter* w = appends_.front();
+    appends_.pop_front();
+    w->status = written;
+    w->done = true;
+    if (w != first) ring_.Schedule(w->h);
+  }
+  if (!appends_.empty()) ring_.Schedule(appends_.front()->h);
 }
 
 Task<Status> UringFile::WriteBuffered(uint64_t offset, std::span<const std::byte> data) {
@@ -201,24 +234,40 @@ Task<Status> UringFile::PrepareDirect() {
   co_return Status::Ok();
 }
 
-Task<Status> UringFile::AppendDirect(std::span<const std::byte> data) {
+Task<Status> UringFile::AppendDirect(std::span<const std::span<const std::byte>> parts) {
   StagingLease lease{staging_, staging_->Take()};
-  if (!lease.buffer) co_return co_await WriteBuffered(end_, data);
+  if (!lease.buffer) {
+    uint64_t at = end_;
+    for (std::span<const std::byte> part : parts) {
+      RUNNEL_CO_TRY(co_await WriteBuffered(at, part));
+      at += part.size();
+    }
+    co_return Status::Ok();
+  }
   std::byte* const buf = lease.buffer.get();
   // Writes through the page cache that overlap this one (smaller appends after it) leave the
   // size and the last block unknown; they never touch the bytes this one writes.
   const uint64_t others = other_writes_;
   uint64_t end = end_;
+  size_t part = 0;  // where the copying stands: parts[part], from byte `pos`
   size_t pos = 0;
-  while (pos < data.size()) {
+  while (part < parts.size()) {
     // One chunk: the last partial block's bytes, then as much new data as the buffer holds.
     const uint64_t base = end & ~kBlockMask;
     const size_t k = tail_.size();
-    const size_t n = std::min(data.size() - pos, StagingPool::kStagingBytes - k);
-    const size_t total = k + n;
-    const size_t whole = total & ~static_cast<size_t>(kBlockMask);
     std::memcpy(buf, tail_.data(), k);
-    std::memcpy(buf + k, data.data() + pos, n);
+    size_t total = k;
+    while (part < parts.size() && total < StagingPool::kStagingBytes) {
+      const size_t n = std::min(parts[part].size() - pos, StagingPool::kStagingBytes - total);
+      std::memcpy(buf + total, parts[part].data() + pos, n);
+      total += n;
+      pos += n;
+      if (pos == parts[part].size()) {
+        part++;
+        pos = 0;
+      }
+    }
+    const size_t whole = total & ~static_cast<size_t>(kBlockMask);
     size_t done = 0;
     while (done < whole && !direct_refused_) {
       int32_t res = co_await ring_.Op([&](io_uring_sqe* sqe) {
@@ -255,7 +304,6 @@ Task<Status> UringFile::AppendDirect(std::span<const std::byte> data) {
     }
     end = base + total;
     tail_.assign(buf + whole, buf + total);
-    pos += n;
   }
   if (other_writes_ == others) {
     end_ = end;

@@ -28,17 +28,20 @@
 // a crash see what they would without it: the kernel keeps the page cache coherent (an O_DIRECT
 // write first writes back and drops the cached pages it overlaps), and fdatasync covers both
 // descriptors' writes (one inode). Bytes written this way are not in the page cache: reading them
-// goes to the disk. Writes that are smaller, not at the end, or on a file system that refuses
-// O_DIRECT go through the page cache as before. Drop-behind applies to those writes only.
+// goes to the disk. Direct-size appends to one file queue in arrival order; the one at the front
+// writes itself and the appends queued contiguously behind it with one copy pass and one O_DIRECT
+// write, then hands the front on. Writes that are smaller, not at the end, or on a file system
+// that refuses O_DIRECT go through the page cache as before. Drop-behind applies to those only.
 #pragma once
 
+#include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "io/file.h"
-#include "io/sync.h"
 #include "io/uring/ring.h"
 
 namespace runnel::uring {
@@ -102,9 +105,12 @@ class UringFile final : public File {
   Task<Status> WriteBuffered(uint64_t offset, std::span<const std::byte> data);
   // The write itself: the page cache descriptor, short writes retried.
   Task<Status> WriteThroughCache(uint64_t offset, std::span<const std::byte> data);
-  // A direct append of `data` at end_ (see above), under append_lock_, with no write through
-  // the page cache in flight and the last partial block known.
-  Task<Status> AppendDirect(std::span<const std::byte> data);
+  // A direct append of `parts` one after the other at end_ (see above), by the front of the
+  // queue, with no write through the page cache in flight and the last partial block known.
+  Task<Status> AppendDirect(std::span<const std::span<const std::byte>> parts);
+  // Run by the append at the front of appends_: writes it (directly with the appends queued
+  // right behind it, or alone through the page cache), completes them, wakes the next.
+  Task<void> LeadAppends();
   // Opens the O_DIRECT descriptor (sets direct_refused_ if it cannot) and reads the last
   // partial block back unless it is known.
   Task<Status> PrepareDirect();
@@ -124,7 +130,22 @@ class UringFile final : public File {
   // counted (start and end) so a direct append knows whether one overlapped it.
   uint64_t direct_append_bytes_;
   std::shared_ptr<StagingPool> staging_;
-  Semaphore append_lock_;
+  // Direct-size appends in arrival order; the front one is being written.
+  struct AppendWaiter {
+    uint64_t offset;
+    std::span<const std::byte> data;
+    Status status;
+    bool done = false;
+    std::coroutine_handle<> h;
+  };
+  // Suspends an append until it was written or reached the front of the queue.
+  struct ParkedAppend {
+    AppendWaiter& w;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept { w.h = h; }
+    void await_resume() const noexcept {}
+  };
+  std::deque<AppendWaiter*> appends_;
   uint32_t buffered_in_flight_ = 0;
   uint64_t other_writes_ = 0;
   int direct_fd_ = -1;
