@@ -1,5 +1,6 @@
 #include "engine/crc32c.h"
 
+#include <immintrin.h>
 #include <nmmintrin.h>
 
 #include <array>
@@ -149,6 +150,115 @@ __attribute__((target("sse4.2"))) uint32_t HardwareRaw(uint32_t reg, const uint8
   return reg;
 }
 
+// ---- carry-less folding (AVX-512 + VPCLMULQDQ) ----------------------------------------------
+//
+// A 128-bit lane loaded from the stream holds a polynomial L bit-reflected: register bit i is
+// the coefficient of x^(127 - i). Its low quadword H holds the high half (L = H x^64 + Lo).
+// Moving L forward by D bits in the stream means multiplying by x^D modulo P, done as
+// H * (x^(D+64) mod P) + Lo * (x^D mod P): two 64 x 32-bit carry-less products that fit in a
+// lane again. With reflected operands a carry-less product lands one bit low, which is absorbed
+// by taking the constants one power lower (x^(D+63), x^(D-1)). Four 512-bit accumulators (16
+// lanes, 256 bytes) fold by 2048 bits per step; at the end they are folded into one lane, whose
+// 16 bytes the `crc32` instruction turns into the register (reg(0, L bytes) = L x^32 mod P).
+
+// x^n mod P in the normal (unreflected) representation: bit i is the coefficient of x^i.
+constexpr uint32_t XPowModP(uint64_t n) {
+  constexpr uint64_t kPolyNormal = 0x11EDC6F41;  // x^32 + ... (0x82F63B78 reflected)
+  uint64_t r = 1;
+  for (uint64_t i = 0; i < n; ++i) {
+    r <<= 1;
+    if (r & (uint64_t{1} << 32)) r ^= kPolyNormal;
+  }
+  return static_cast<uint32_t>(r);
+}
+
+// The quadword a lane's half is multiplied by to move it D bits forward: x^(D-1) mod P,
+// reflected in 64 bits (the coefficient of x^d at bit 63 - d).
+constexpr uint64_t FoldConstant(uint64_t d) {
+  const uint32_t c = XPowModP(d - 1);
+  uint64_t out = 0;
+  for (int i = 0; i < 32; ++i) {
+    if ((c >> i) & 1) out |= uint64_t{1} << (63 - i);
+  }
+  return out;
+}
+
+// Per lane: the low quadword (H) moves by D + 64, the high one (Lo) by D.
+struct FoldPair {
+  uint64_t low;
+  uint64_t high;
+};
+constexpr FoldPair FoldBy(uint64_t d) { return {FoldConstant(d + 64), FoldConstant(d)}; }
+constexpr FoldPair kFold2048 = FoldBy(2048);
+constexpr FoldPair kFold512 = FoldBy(512);
+constexpr FoldPair kFold128 = FoldBy(128);
+
+// Below this the fold's set-up and final reduction cost more than they save.
+constexpr size_t kFoldMinBytes = 1024;
+
+#define RUNNEL_CRC_FOLD_TARGET __attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse4.2")))
+
+RUNNEL_CRC_FOLD_TARGET inline __m512i Broadcast(FoldPair k) {
+  return _mm512_broadcast_i32x4(
+      _mm_set_epi64x(static_cast<int64_t>(k.high), static_cast<int64_t>(k.low)));
+}
+
+// acc moved forward by the constants' distance, plus `data`.
+RUNNEL_CRC_FOLD_TARGET inline __m512i Fold(__m512i acc, __m512i k, __m512i data) {
+  return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(acc, k, 0x00),
+                                   _mm512_clmulepi64_epi128(acc, k, 0x11), data, 0x96);
+}
+
+RUNNEL_CRC_FOLD_TARGET inline __m128i Fold(__m128i acc, __m128i k, __m128i data) {
+  return _mm_ternarylogic_epi64(_mm_clmulepi64_si128(acc, k, 0x00),
+                                _mm_clmulepi64_si128(acc, k, 0x11), data, 0x96);
+}
+
+RUNNEL_CRC_FOLD_TARGET uint32_t FoldRaw(uint32_t reg, const uint8_t* p, size_t n) {
+  if (n < kFoldMinBytes) return HardwareRaw(reg, p, n);
+  // The register enters as the first 32 bits of the stream: reg(r, M) = reg(0, M ^ r).
+  __m512i a0 = _mm512_xor_si512(_mm512_loadu_si512(p),
+                                _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(reg))));
+  __m512i a1 = _mm512_loadu_si512(p + 64);
+  __m512i a2 = _mm512_loadu_si512(p + 128);
+  __m512i a3 = _mm512_loadu_si512(p + 192);
+  p += 256;
+  n -= 256;
+  const __m512i k2048 = Broadcast(kFold2048);
+  while (n >= 256) {
+    a0 = Fold(a0, k2048, _mm512_loadu_si512(p));
+    a1 = Fold(a1, k2048, _mm512_loadu_si512(p + 64));
+    a2 = Fold(a2, k2048, _mm512_loadu_si512(p + 128));
+    a3 = Fold(a3, k2048, _mm512_loadu_si512(p + 192));
+    p += 256;
+    n -= 256;
+  }
+  const __m512i k512 = Broadcast(kFold512);
+  __m512i a = Fold(a0, k512, a1);
+  a = Fold(a, k512, a2);
+  a = Fold(a, k512, a3);
+  while (n >= 64) {
+    a = Fold(a, k512, _mm512_loadu_si512(p));
+    p += 64;
+    n -= 64;
+  }
+  const __m128i k128 =
+      _mm_set_epi64x(static_cast<int64_t>(kFold128.high), static_cast<int64_t>(kFold128.low));
+  __m128i x = Fold(_mm512_extracti32x4_epi32(a, 0), k128, _mm512_extracti32x4_epi32(a, 1));
+  x = Fold(x, k128, _mm512_extracti32x4_epi32(a, 2));
+  x = Fold(x, k128, _mm512_extracti32x4_epi32(a, 3));
+  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(x)));
+  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(x, 1)));
+  return HardwareRaw(static_cast<uint32_t>(c), p, n);
+}
+
+bool DetectFold() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("vpclmulqdq") &&
+         __builtin_cpu_supports("pclmul");
+}
+
 bool DetectHardware() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("sse4.2");
@@ -162,7 +272,7 @@ uint32_t ResolveRaw(uint32_t reg, const uint8_t* p, size_t n);
 std::atomic<RawFn> g_raw{&ResolveRaw};
 
 uint32_t ResolveRaw(uint32_t reg, const uint8_t* p, size_t n) {
-  const RawFn chosen = DetectHardware() ? &HardwareRaw : &PortableRaw;
+  const RawFn chosen = DetectFold() ? &FoldRaw : DetectHardware() ? &HardwareRaw : &PortableRaw;
   g_raw.store(chosen, std::memory_order_relaxed);
   return chosen(reg, p, n);
 }
@@ -181,6 +291,16 @@ bool HardwareAvailable() {
 
 uint32_t ExtendPortable(uint32_t crc, const void* data, size_t size_bytes) {
   return ~PortableRaw(~crc, static_cast<const uint8_t*>(data), size_bytes);
+}
+
+bool FoldAvailable() {
+  static const bool available = DetectFold();
+  return available;
+}
+
+uint32_t ExtendFold(uint32_t crc, const void* data, size_t size_bytes) {
+  RUNNEL_ASSERT(FoldAvailable(), "ExtendFold on a CPU without AVX-512 VPCLMULQDQ");
+  return ~FoldRaw(~crc, static_cast<const uint8_t*>(data), size_bytes);
 }
 
 uint32_t ExtendHardware(uint32_t crc, const void* data, size_t size_bytes) {

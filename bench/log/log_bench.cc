@@ -26,32 +26,33 @@ std::vector<std::byte> RandomBytes(size_t n) {
   return v;
 }
 
-void BM_Crc32cHardware(benchmark::State& state) {
+// CRC-32C over a buffer of state.range(0) random bytes with `extend`; skipped (with `why`) when
+// the CPU lacks what it needs.
+void Crc32c(benchmark::State& state, uint32_t (*extend)(uint32_t, const void*, size_t),
+            bool available, const char* why) {
   const size_t n = static_cast<size_t>(state.range(0));
   const auto data = RandomBytes(n);
-  if (!crc32c::HardwareAvailable()) {
-    state.SkipWithError("no SSE4.2");
+  if (!available) {
+    state.SkipWithError(why);
     return;
   }
   uint32_t crc = 0;
   for (auto _ : state) {
-    crc = crc32c::ExtendHardware(crc, data.data(), n);
+    crc = extend(crc, data.data(), n);
     benchmark::DoNotOptimize(crc);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
-BENCHMARK(BM_Crc32cHardware)->Arg(64)->Arg(1 << 10)->Arg(16 << 10)->Arg(256 << 10)->Arg(4 << 20);
 
-void BM_Crc32cPortable(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const auto data = RandomBytes(n);
-  uint32_t crc = 0;
-  for (auto _ : state) {
-    crc = crc32c::ExtendPortable(crc, data.data(), n);
-    benchmark::DoNotOptimize(crc);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+void BM_Crc32cHardware(benchmark::State& state) {
+  Crc32c(state, crc32c::ExtendHardware, crc32c::HardwareAvailable(), "no SSE4.2");
 }
+void BM_Crc32cFold(benchmark::State& state) {
+  Crc32c(state, crc32c::ExtendFold, crc32c::FoldAvailable(), "no AVX-512 VPCLMULQDQ");
+}
+void BM_Crc32cPortable(benchmark::State& state) { Crc32c(state, crc32c::ExtendPortable, true, ""); }
+BENCHMARK(BM_Crc32cHardware)->Arg(64)->Arg(1 << 10)->Arg(16 << 10)->Arg(256 << 10)->Arg(4 << 20);
+BENCHMARK(BM_Crc32cFold)->Arg(64)->Arg(1 << 10)->Arg(16 << 10)->Arg(256 << 10)->Arg(4 << 20);
 BENCHMARK(BM_Crc32cPortable)->Arg(64)->Arg(1 << 10)->Arg(16 << 10)->Arg(256 << 10)->Arg(4 << 20);
 
 // Records that look like application events: a short key and a JSON-ish value of ~200 bytes.

@@ -1,5 +1,6 @@
-// CRC-32C: published vectors, the SSE4.2 and table implementations against a bit-at-a-time
-// oracle on every length 0..1000 at every alignment, and across the three-stream block sizes.
+// CRC-32C: published vectors, the folding, SSE4.2 and table implementations against a
+// bit-at-a-time oracle on every length 0..1000 at every alignment, and across the three-stream
+// and folding block sizes.
 #include "engine/crc32c.h"
 
 #include <gtest/gtest.h>
@@ -28,6 +29,7 @@ std::vector<Impl> Implementations() {
       {"portable", crc32c::ExtendPortable},
       {"dispatch", [](uint32_t c, const void* d, size_t n) { return crc32c::Extend(c, d, n); }}};
   if (crc32c::HardwareAvailable()) impls.push_back({"hardware", crc32c::ExtendHardware});
+  if (crc32c::FoldAvailable()) impls.push_back({"fold", crc32c::ExtendFold});
   return impls;
 }
 
@@ -44,6 +46,14 @@ TEST(Crc32c, HardwareIsDetectedWhereTheCpuHasIt) {
 }
 
 // RFC 3720 (iSCSI) appendix B.4, and the common check value.
+TEST(Crc32c, FoldingIsDetectedWhereTheCpuHasIt) {
+  __builtin_cpu_init();
+  EXPECT_EQ(crc32c::FoldAvailable(),
+            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul") &&
+                __builtin_cpu_supports("sse4.2"));
+}
+
 TEST(Crc32c, PublishedVectors) {
   std::vector<std::byte> zeros(32, std::byte{0});
   std::vector<std::byte> ones(32, std::byte{0xff});
@@ -93,13 +103,14 @@ TEST(Crc32c, EveryLengthAndAlignmentMatchesTheOracle) {
   }
 }
 
-// The three-stream path switches on at 3 * 256 and 3 * 8192 bytes; probe both edges and large
-// buffers, where a wrong shift table would show.
+// The three-stream path switches on at 3 * 256 and 3 * 8192 bytes, folding at 1024 (then 256-
+// and 64-byte steps); probe those edges and large buffers, where a wrong shift table or fold
+// constant would show.
 TEST(Crc32c, LargeBuffersAroundBlockBoundaries) {
   const std::vector<std::byte> data = RandomBytes(2, 300'000);
   const auto impls = Implementations();
-  for (size_t base :
-       {size_t{768}, size_t{24576}, size_t{49152}, size_t{100'000}, size_t{299'990}}) {
+  for (size_t base : {size_t{768}, size_t{1024}, size_t{1280}, size_t{1344}, size_t{24576},
+                      size_t{49152}, size_t{100'000}, size_t{299'990}}) {
     for (size_t n = base - 9; n <= base + 9 && n <= data.size() - 3; ++n) {
       for (size_t start : {size_t{0}, size_t{3}}) {
         const std::span<const std::byte> s(data.data() + start, n);
