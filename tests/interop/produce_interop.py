@@ -226,7 +226,7 @@ def confluent_kill_mid_stream(broker):
     check(killed_at is not None, "the broker was killed while the producer was sending")
     check(len(acked) + len(failed) == (killed_at or 0) + 2001,
           f"every message got a delivery report ({len(acked)} acked, {len(failed)} failed)")
-    check(len(failed) > 0, f"messages in flight at the kill failed ({len(failed)})")
+    check(len(failed) >= 2000, f"the messages sent after the kill failed ({len(failed)})")
     broker.start()
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "interop-killed",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
