@@ -304,7 +304,7 @@ Task<Result<bool>> LogRecovery::LoadTrusted(Found& found) {
     co_return false;
   }
   Result<TimeIndex> time =
-      TimeIndex::Decode(base, *time_bytes, last_batch->next_offset(), entries_max);
+      TimeIndex::Decode(base, *time_bytes, last_batch->base_offset, entries_max);
   if (!time.ok()) co_return false;
   s.AdoptIndexes(std::move(*index), std::move(*time), *last_batch, found.file_bytes);
   co_return true;

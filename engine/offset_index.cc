@@ -127,8 +127,8 @@ void TimeIndex::Encode(std::vector<std::byte>& out) const {
   }
 }
 
-Result<TimeIndex> TimeIndex::Decode(Offset base, std::span<const std::byte> bytes,
-                                    Offset next_offset, size_t entries_max) {
+Result<TimeIndex> TimeIndex::Decode(Offset base, std::span<const std::byte> bytes, Offset last_base,
+                                    size_t entries_max) {
   if (bytes.size() % sf::kTimeIndexEntryBytes != 0) {
     return Status::Corruption(
         fmt::format("time index of {} bytes is not a whole number of "
@@ -146,7 +146,7 @@ Result<TimeIndex> TimeIndex::Decode(Offset base, std::span<const std::byte> byte
     const std::byte* p = bytes.data() + i * sf::kTimeIndexEntryBytes;
     const int64_t timestamp = static_cast<int64_t>(LoadBe64(p));
     const uint32_t relative = LoadBe32(p + 8);
-    if (relative > INT32_MAX || base.value() + relative >= next_offset.value()) {
+    if (relative > INT32_MAX || base.value() + relative > last_base.value()) {
       return Status::Corruption(
           fmt::format("time index entry {}: offset {} outside the segment", i, relative));
     }

@@ -96,8 +96,9 @@ class TimeIndex {
   void Clear() { entries_.clear(); }
 
   void Encode(std::vector<std::byte>& out) const;
-  // Parses and sanity-checks a .timeindex file; every offset must lie below `next_offset`.
-  static Result<TimeIndex> Decode(Offset base, std::span<const std::byte> bytes, Offset next_offset,
+  // Parses and sanity-checks a .timeindex file. Entries name batches (a batch's base offset),
+  // so every offset must be at most `last_base`, the base offset of the segment's last batch.
+  static Result<TimeIndex> Decode(Offset base, std::span<const std::byte> bytes, Offset last_base,
                                   size_t entries_max);
 
   size_t memory_bytes() const { return entries_.capacity() * sizeof(Entry); }

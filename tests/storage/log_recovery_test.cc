@@ -113,6 +113,50 @@ TEST(LogRecoveryTest, RottenIndexFilesAreRebuilt) {
   EXPECT_TRUE(OffsetIndex::Decode(bases[1], *rebuilt, 1 << 20, 1000).ok());
 }
 
+// A time index entry may only name a batch's base offset, never one inside the last batch: a
+// trusted active segment whose .timeindex pointed past its last batch's base made the next roll
+// seal the time index with an offset that went back (found by the log_recovery fuzzer; the
+// seed is fuzz/log_recovery/corpus/regress_time_index_inside_last_batch).
+TEST(LogRecoveryTest, ATimeIndexEntryInsideTheLastBatchIsNotTrusted) {
+  SimLogEnv env;
+  auto log = env.Open(kDir, Small());
+  // Timestamps that rise batch by batch, so the time index has several entries.
+  for (int i = 0; i < 30; ++i) {
+    env.Append(*log, MakeSimpleBatch(i * 2, 2, "", 1'700'000'000'000 + i * 10));
+  }
+  ASSERT_TRUE(env.Run(log->Flush()).ok());
+  ASSERT_TRUE(env.Run(log->Close()).ok());
+  const Offset active = log->segment_bases().back();
+  const int64_t last_base = log->log_end_offset().value() - 2;
+  log.reset();
+  // The active segment's last time index entry names the last batch with its max timestamp
+  // (...291). Make it name the batch's second record, with a timestamp below the batch's max
+  // (...290, still above the entry before): a file that passes Decode's checks.
+  const std::string time_index = sf::SegmentPath(kDir, active, ".timeindex");
+  auto bytes = env.disk().ReadNow(time_index);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_GE(bytes->size(), sf::kTimeIndexEntryBytes);
+  const uint64_t entry = bytes->size() - sf::kTimeIndexEntryBytes;
+  ASSERT_EQ(static_cast<int64_t>(LoadBe64(bytes->data() + entry)), 1'700'000'000'291);
+  ASSERT_TRUE(env.disk().InjectBitRot(time_index, entry + 7, 0).ok());
+  const uint64_t at = entry + 8;  // its relative offset
+  const uint32_t was = LoadBe32(bytes->data() + at);
+  const uint32_t want = static_cast<uint32_t>(last_base + 1 - active.value());
+  ASSERT_LE(was, want);
+  for (int bit = 0; bit < 32; ++bit) {
+    if (((was ^ want) >> bit & 1) == 0) continue;
+    ASSERT_TRUE(env.disk().InjectBitRot(time_index, at + 3 - bit / 8, bit % 8).ok());
+  }
+  log = env.Open(kDir, Small());
+  EXPECT_EQ(log->recovery_report().indexes_rebuilt, 1u);
+  // Appends that roll the active segment seal its time index.
+  for (int i = 30; i < 60; ++i) {
+    env.Append(*log, MakeSimpleBatch(i * 2, 2, "", 1'700'000'000'000 + i * 10));
+  }
+  EXPECT_GT(log->segment_bases().size(), 2u);
+  EXPECT_EQ(env.ReadAll(*log).size(), 120u);
+}
+
 TEST(LogRecoveryTest, LeftoversAreRemoved) {
   SimLogEnv env;
   auto log = Fill(env, 10);

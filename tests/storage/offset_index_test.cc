@@ -107,11 +107,13 @@ TEST(TimeIndexTest, EncodesAndChecks) {
   PutBe(want, 1'700'000'000'000, 8);
   PutBe(want, 7, 4);
   EXPECT_EQ(bytes, want);
-  auto decoded = TimeIndex::Decode(Offset(10), bytes, Offset(20), 10);
+  // The segment's last batch starts at 17: the entries name batches up to it.
+  auto decoded = TimeIndex::Decode(Offset(10), bytes, Offset(17), 10);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->Lookup(1'700'000'000'001).offset, Offset(17));
-  // An offset at or past the segment's end, or timestamps that do not increase, are rejected.
-  EXPECT_FALSE(TimeIndex::Decode(Offset(10), bytes, Offset(17), 10).ok());
+  // An offset past the last batch's base (inside it, or past the segment's end), or timestamps
+  // that do not increase, are rejected.
+  EXPECT_FALSE(TimeIndex::Decode(Offset(10), bytes, Offset(16), 10).ok());
   std::vector<std::byte> back(bytes.begin() + 12, bytes.end());
   back.insert(back.end(), bytes.begin(), bytes.begin() + 12);
   EXPECT_FALSE(TimeIndex::Decode(Offset(10), back, Offset(20), 10).ok());
