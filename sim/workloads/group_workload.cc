@@ -639,13 +639,19 @@ class GroupWorkload final : public Workload {
     m.failures = 0;
   }
 
-  Task<void> Sync(Io& io, KafkaConnection& conn, MemberModel& m) {
-    protocol::SyncGroupRequest req;
+  // The member's identity in a SyncGroup or Heartbeat request.
+  template <typename Request>
+  void Identify(Request& req, const MemberModel& m) const {
     req.group_id = group_id(m);
     req.generation_id = m.generation;
     req.member_id = m.member_id;
-    const int16_t version = static_cast<int16_t>(io.rng().Range(m.instance_id ? 3 : 0, 5));
     if (m.instance_id) req.group_instance_id = m.instance_id;
+  }
+
+  Task<void> Sync(Io& io, KafkaConnection& conn, MemberModel& m) {
+    protocol::SyncGroupRequest req;
+    Identify(req, m);
+    const int16_t version = static_cast<int16_t>(io.rng().Range(m.instance_id ? 3 : 0, 5));
     if (version >= 5) {
       req.protocol_type = "consumer";
       req.protocol_name = groups_[m.group].assignor;
@@ -817,11 +823,8 @@ class GroupWorkload final : public Workload {
   // Heartbeat; errors send the member back to JoinGroup (after committing, for a rebalance).
   Task<void> Heartbeat(Io& io, KafkaConnection& conn, MemberModel& m) {
     protocol::HeartbeatRequest req;
-    req.group_id = group_id(m);
-    req.generation_id = m.generation;
-    req.member_id = m.member_id;
+    Identify(req, m);
     const int16_t version = static_cast<int16_t>(io.rng().Range(m.instance_id ? 3 : 0, 4));
-    if (m.instance_id) req.group_instance_id = m.instance_id;
     m.heartbeats++;
     auto reply = co_await conn.Call<protocol::HeartbeatResponse>(version, req, kRequestTimeout);
     if (!reply.ok()) {
